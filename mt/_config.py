@@ -1,0 +1,76 @@
+"""Configuration, read once: ``KAKEHASHI_*`` environment variables, each with a matching CLI flag.
+
+=============================  ======================  ==========================================
+variable                       flag                    meaning
+=============================  ======================  ==========================================
+``KAKEHASHI_REGISTRY``         ``--registry``          registry TOML file(s), ``os.pathsep``-separated
+``KAKEHASHI_DEVICE``           ``--device``            ``auto`` | ``cpu`` | ``cuda``
+``KAKEHASHI_COMPUTE_TYPE``     ``--compute-type``      ``auto`` | ``int8`` | ``int8_float16`` | …
+``KAKEHASHI_INTER_THREADS``    ``--inter-threads``     parallel batches (CTranslate2 workers)
+``KAKEHASHI_INTRA_THREADS``    ``--threads``           threads per batch (0 = CTranslate2's default)
+=============================  ======================  ==========================================
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from mt._engine import RuntimeOptions
+from mt._errors import InvalidRequest
+from mt._registry import Registry
+
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+BUILTIN_REGISTRY = PACKAGE_ROOT / "data" / "models" / "registry.toml"
+
+
+def _int(environ: Mapping[str, str], name: str, default: int) -> int:
+    value = environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise InvalidRequest(f"{name}={value!r} is not an integer") from exc
+
+
+@dataclass(frozen=True)
+class Settings:
+    registry: tuple[Path, ...] = ()
+    device: str = "auto"
+    compute_type: str = "auto"
+    inter_threads: int = 1
+    intra_threads: int = 0
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        environ = os.environ if environ is None else environ
+        registry = tuple(Path(p) for p in environ.get("KAKEHASHI_REGISTRY", "").split(os.pathsep) if p)
+        return cls(
+            registry=registry,
+            device=environ.get("KAKEHASHI_DEVICE", "auto"),
+            compute_type=environ.get("KAKEHASHI_COMPUTE_TYPE", "auto"),
+            inter_threads=_int(environ, "KAKEHASHI_INTER_THREADS", 1),
+            intra_threads=_int(environ, "KAKEHASHI_INTRA_THREADS", 0),
+        )
+
+    def with_overrides(self, **overrides: object) -> Settings:
+        """A copy with the given fields replaced; ``None`` values (flags not given) are ignored."""
+        given = {k: v for k, v in overrides.items() if v is not None}
+        if "registry" in given:
+            given["registry"] = tuple(Path(p) for p in given["registry"])  # type: ignore[union-attr]
+        return replace(self, **given)  # type: ignore[arg-type]
+
+    def registry_files(self) -> list[Path]:
+        if self.registry:
+            return list(self.registry)
+        return [BUILTIN_REGISTRY] if BUILTIN_REGISTRY.is_file() else []
+
+    def runtime(self) -> RuntimeOptions:
+        return RuntimeOptions(device=self.device, compute_type=self.compute_type, inter_threads=self.inter_threads,
+                              intra_threads=self.intra_threads)
+
+    def load_registry(self) -> Registry:
+        return Registry.from_files(self.registry_files())

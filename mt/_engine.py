@@ -1,0 +1,365 @@
+"""The inference seam: one ``Translator`` interface, two CTranslate2 backends.
+
+* :class:`EncoderDecoderTranslator` — ``ctranslate2.Translator`` for Marian/OPUS-MT, NLLB-200, M2M100,
+  MADLAD-400 and mBART-50;
+* :class:`DecoderOnlyTranslator` — ``ctranslate2.Generator`` for Llama-family LLMs fine-tuned for
+  translation, driven by a prompt template and stop sequences, returning only the translation.
+
+Both take already-segmented sentences; segmentation, routing and pivoting live in :mod:`mt._pipeline`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from mt._errors import InvalidModel, InvalidRequest
+from mt._languages import Language
+from mt._manifest import Manifest, PromptFormat
+from mt._tokenizers import HuggingFaceTokenizer, ModelTokenizer, SentencePieceTokenizer, language_token
+
+COMPUTE_TYPES = ("auto", "default", "int8", "int8_float16", "int8_bfloat16", "int8_float32", "float16", "bfloat16",
+                 "float32")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class TranslationOptions:
+    """Decoding options shared by every backend.
+
+    ``max_batch_tokens`` bounds each CTranslate2 batch by tokens rather than by sentences.
+    ``sampling_topk`` > 1 or ``sampling_temperature`` ≠ 1 switch from beam search to sampling.
+    """
+
+    beam_size: int = 4
+    n_best: int = 1
+    length_penalty: float = 1.0
+    repetition_penalty: float = 1.0
+    no_repeat_ngram_size: int = 0
+    sampling_topk: int = 1
+    sampling_topp: float = 1.0
+    sampling_temperature: float = 1.0
+    max_decoding_length: int = 256
+    max_input_tokens: int | None = None
+    max_batch_tokens: int = 4096
+    target_prefix: str | None = None
+
+    def __post_init__(self) -> None:
+        checks: list[tuple[bool, str]] = [
+            (1 <= self.beam_size <= 16, "beam_size must be between 1 and 16"),
+            (1 <= self.n_best <= 16, "n_best must be between 1 and 16"),
+            (self.n_best <= max(self.beam_size, self.sampling_topk), "n_best cannot exceed beam_size"),
+            (self.repetition_penalty > 0, "repetition_penalty must be > 0"),
+            (0 <= self.no_repeat_ngram_size <= 10, "no_repeat_ngram_size must be between 0 and 10"),
+            (self.sampling_topk >= 0, "sampling_topk must be ≥ 0"),
+            (0 < self.sampling_topp <= 1, "sampling_topp must be in (0, 1]"),
+            (self.sampling_temperature > 0, "sampling_temperature must be > 0"),
+            (1 <= self.max_decoding_length <= 4096, "max_decoding_length must be between 1 and 4096"),
+            (self.max_input_tokens is None or self.max_input_tokens >= 8, "max_input_tokens must be ≥ 8"),
+            (self.max_batch_tokens >= 64, "max_batch_tokens must be ≥ 64"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise InvalidRequest(message)
+
+    @property
+    def sampling(self) -> bool:
+        return self.sampling_topk != 1 or self.sampling_temperature != 1.0 or self.sampling_topp != 1.0
+
+    def cache_key(self) -> dict[str, Any]:
+        """The options that change the output (everything but batching), for cache keys."""
+        data = dict(self.__dict__)
+        data.pop("max_batch_tokens")
+        return data
+
+
+@dataclass(frozen=True)
+class Hypothesis:
+    text: str
+    score: float
+    tokens: int
+
+
+@dataclass(frozen=True)
+class SegmentResult:
+    """One sentence's translation: the best hypothesis first, then the other n-best ones."""
+
+    hypotheses: tuple[Hypothesis, ...]
+    source_tokens: int
+
+    @property
+    def text(self) -> str:
+        return self.hypotheses[0].text
+
+    @property
+    def score(self) -> float:
+        return self.hypotheses[0].score
+
+
+@dataclass(frozen=True)
+class RuntimeOptions:
+    """Where and how a model runs; ``auto`` picks CUDA when present and int8 on CPU, int8_float16 on GPU."""
+
+    device: str = "auto"
+    compute_type: str = "auto"
+    inter_threads: int = 1
+    intra_threads: int = 0
+    device_index: tuple[int, ...] = (0,)
+
+    def __post_init__(self) -> None:
+        if self.device not in DEVICES:
+            raise InvalidRequest(f"unknown device {self.device!r}; accepted: {', '.join(DEVICES)}")
+        if self.compute_type not in COMPUTE_TYPES:
+            raise InvalidRequest(f"unknown compute type {self.compute_type!r}; accepted: {', '.join(COMPUTE_TYPES)}")
+
+    def resolve(self) -> tuple[str, str]:
+        import ctranslate2
+
+        device = self.device
+        if device == "auto":
+            device = "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+        compute_type = self.compute_type
+        if compute_type == "auto":
+            compute_type = "int8_float16" if device == "cuda" else "int8"
+        supported = ctranslate2.get_supported_compute_types(device)
+        if compute_type not in supported and compute_type != "default":
+            raise InvalidRequest(
+                f"compute type {compute_type!r} is not supported on {device}; supported: {', '.join(sorted(supported))}"
+            )
+        return device, compute_type
+
+
+class Translator(Protocol):
+    """What the rest of Kakehashi needs from a model."""
+
+    manifest: Manifest
+
+    def translate_segments(
+        self, segments: Sequence[str], source: Language, target: Language, options: TranslationOptions
+    ) -> list[SegmentResult]: ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+
+def _length_normalised(score: float, tokens: int) -> float:
+    return score / max(tokens, 1)
+
+
+class EncoderDecoderTranslator:
+    """A converted encoder-decoder model run by ``ctranslate2.Translator``."""
+
+    def __init__(self, directory: Path, manifest: Manifest, runtime: RuntimeOptions):
+        import ctranslate2
+
+        self.manifest = manifest
+        self.directory = directory
+        self.tokenizer: ModelTokenizer = (
+            SentencePieceTokenizer(directory) if manifest.family == "marian" else HuggingFaceTokenizer(directory)
+        )
+        device, compute_type = runtime.resolve()
+        self.device, self.compute_type = device, compute_type
+        try:
+            self.model = ctranslate2.Translator(
+                str(directory), device=device, compute_type=compute_type, device_index=list(runtime.device_index),
+                inter_threads=runtime.inter_threads, intra_threads=runtime.intra_threads,
+            )
+        except (RuntimeError, ValueError) as exc:
+            raise InvalidModel(directory, f"CTranslate2 cannot load the weights ({exc})") from exc
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._source_tokens(text, None, None))
+
+    def _source_tokens(self, text: str, source: Language | None, target: Language | None) -> list[str]:
+        family = self.manifest.family
+        pair = (source.code if source else "?", target.code if target else "?")
+        if family == "marian":
+            tokens = self.tokenizer.encode(text)
+            if target is not None and any(t.startswith(">>") and t.endswith("<<") for t in self._language_tokens()):
+                tokens = [language_token(self.tokenizer, target, family, pair), *tokens]
+            return tokens
+        hf = self.tokenizer
+        assert isinstance(hf, HuggingFaceTokenizer)
+        if family in ("nllb", "m2m100", "mbart"):
+            body = hf.encode(text, add_special_tokens=False)
+            code = language_token(hf, source, family, pair) if source is not None else None
+            if family == "nllb" and getattr(hf.hf, "legacy_behaviour", False):
+                return [*body, "</s>", *([code] if code else [])]
+            return [*([code] if code else []), *body, "</s>"]
+        if family == "madlad":
+            code = language_token(hf, target, family, pair) if target is not None else ""
+            return hf.encode(f"{code} {text}" if code else text)
+        return hf.encode(text)
+
+    def _language_tokens(self) -> list[str]:
+        if not hasattr(self, "_lang_tokens"):
+            vocab = getattr(self.tokenizer, "vocab", ())
+            self._lang_tokens = [t for t in vocab if t.startswith(">>") and t.endswith("<<")]
+        return self._lang_tokens
+
+    def _language_prefix(self, target: Language, source: Language) -> list[str]:
+        family = self.manifest.family
+        if family in ("nllb", "m2m100", "mbart"):
+            return [language_token(self.tokenizer, target, family, (source.code, target.code))]
+        return []
+
+    def _user_prefix(self, options: TranslationOptions) -> list[str]:
+        if not options.target_prefix:
+            return []
+        return [t for t in self.tokenizer.encode(options.target_prefix) if t not in self.tokenizer.special_tokens]
+
+    def translate_segments(
+        self, segments: Sequence[str], source: Language, target: Language, options: TranslationOptions
+    ) -> list[SegmentResult]:
+        if not segments:
+            return []
+        batch = [self._source_tokens(s, source, target) for s in segments]
+        language_prefix = self._language_prefix(target, source)
+        prefix = language_prefix + self._user_prefix(options)
+        strip = len(language_prefix)
+        results = self.model.translate_batch(
+            batch,
+            target_prefix=[prefix] * len(batch) if prefix else None,
+            max_batch_size=options.max_batch_tokens,
+            batch_type="tokens",
+            beam_size=1 if options.sampling else options.beam_size,
+            num_hypotheses=options.n_best,
+            length_penalty=options.length_penalty,
+            repetition_penalty=options.repetition_penalty,
+            no_repeat_ngram_size=options.no_repeat_ngram_size,
+            sampling_topk=options.sampling_topk,
+            sampling_topp=options.sampling_topp,
+            sampling_temperature=options.sampling_temperature,
+            max_input_length=0,
+            max_decoding_length=options.max_decoding_length,
+            return_scores=True,
+        )
+        out = []
+        for tokens, result in zip(batch, results):
+            hypotheses = []
+            for hyp, score in zip(result.hypotheses, result.scores):
+                # Language-code prefixes are not part of the text; a user's target prefix is.
+                body = hyp[strip:]
+                hypotheses.append(Hypothesis(self.tokenizer.decode(body), float(score), len(hyp)))
+            out.append(SegmentResult(tuple(hypotheses), len(tokens)))
+        return out
+
+
+class DecoderOnlyTranslator:
+    """A converted decoder-only LLM run by ``ctranslate2.Generator`` with a prompt template."""
+
+    def __init__(self, directory: Path, manifest: Manifest, runtime: RuntimeOptions):
+        import ctranslate2
+
+        self.manifest = manifest
+        self.directory = directory
+        self.prompt = manifest.prompt or PromptFormat()
+        tokenizer = HuggingFaceTokenizer(directory)
+        self.tokenizer = tokenizer
+        device, compute_type = runtime.resolve()
+        self.device, self.compute_type = device, compute_type
+        try:
+            self.model = ctranslate2.Generator(
+                str(directory), device=device, compute_type=compute_type, device_index=list(runtime.device_index),
+                inter_threads=runtime.inter_threads, intra_threads=runtime.intra_threads,
+            )
+        except (RuntimeError, ValueError) as exc:
+            raise InvalidModel(directory, f"CTranslate2 cannot load the weights ({exc})") from exc
+        if self.prompt.template == "chat" and not getattr(tokenizer.hf, "chat_template", None):
+            raise InvalidModel(directory, "its manifest asks for the chat template, but the tokenizer has none")
+
+    def render_prompt(self, text: str, source: Language, target: Language) -> str:
+        values = {"source_lang": source.name, "target_lang": target.name, "text": text}
+        if self.prompt.template == "chat":
+            message = self.prompt.instruction.format(**values)
+            rendered = self.tokenizer.hf.apply_chat_template(
+                [{"role": "user", "content": message}], tokenize=False, add_generation_prompt=True
+            )
+            return str(rendered)
+        return self.prompt.template.format(**values)
+
+    def _prompt_tokens(self, text: str, source: Language, target: Language) -> list[str]:
+        rendered = self.render_prompt(text, source, target)
+        # A chat template already contains the BOS token; a plain template gets the tokenizer's specials.
+        return self.tokenizer.encode(rendered, add_special_tokens=self.prompt.template != "chat")
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer.encode(text, add_special_tokens=False))
+
+    def _end_tokens(self) -> list[str]:
+        hf = self.tokenizer.hf
+        ends = {t for t in (hf.eos_token,) if t}
+        for stop in self.prompt.stop:
+            pieces = self.tokenizer.encode(stop, add_special_tokens=False)
+            if len(pieces) == 1:
+                ends.add(pieces[0])
+        for special in ("<|im_end|>", "<|eot_id|>", "<end_of_turn>", "<|end|>"):
+            if self.tokenizer.has_token(special):
+                ends.add(special)
+        return sorted(ends)
+
+    def extract_answer(self, generated: str) -> str:
+        """Only the translation: cut at the first stop sequence, strip whitespace and wrapping quotes."""
+        # Models often open their answer with a space or a line break; only what follows is the answer.
+        text = generated.lstrip()
+        for stop in self.prompt.stop:
+            index = text.find(stop)
+            if index >= 0:
+                text = text[:index]
+        return text.strip()
+
+    def translate_segments(
+        self, segments: Sequence[str], source: Language, target: Language, options: TranslationOptions
+    ) -> list[SegmentResult]:
+        if not segments:
+            return []
+        prompts = [self._prompt_tokens(s, source, target) for s in segments]
+        prefix_tokens: list[str] = []
+        if options.target_prefix:
+            prefix_tokens = self.tokenizer.encode(options.target_prefix, add_special_tokens=False)
+        results = self.model.generate_batch(
+            [p + prefix_tokens for p in prompts],
+            max_batch_size=options.max_batch_tokens,
+            batch_type="tokens",
+            beam_size=1 if options.sampling else options.beam_size,
+            num_hypotheses=options.n_best,
+            length_penalty=options.length_penalty,
+            repetition_penalty=options.repetition_penalty,
+            no_repeat_ngram_size=options.no_repeat_ngram_size,
+            sampling_topk=options.sampling_topk,
+            sampling_topp=options.sampling_topp,
+            sampling_temperature=options.sampling_temperature,
+            max_length=options.max_decoding_length,
+            end_token=self._end_tokens(),
+            include_prompt_in_result=False,
+            return_scores=True,
+        )
+        out = []
+        for prompt, result in zip(prompts, results):
+            hypotheses = []
+            for ids, score in zip(result.sequences_ids, result.scores):
+                generated = self.tokenizer.hf.decode(ids, skip_special_tokens=True)
+                text = self.extract_answer((options.target_prefix or "") + generated)
+                hypotheses.append(Hypothesis(text, _length_normalised(float(score), len(ids)), len(ids)))
+            out.append(SegmentResult(tuple(hypotheses), len(prompt)))
+        return out
+
+
+def load_translator(directory: Path, runtime: RuntimeOptions | None = None) -> Translator:
+    """Load a Kakehashi model directory with the backend its manifest names.
+
+    Raises:
+        InvalidModel: the directory lacks weights, manifest or tokenizer, or they cannot be loaded.
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise InvalidModel(directory, "it is not a directory")
+    manifest = Manifest.load(directory)
+    if not (directory / "model.bin").is_file():
+        raise InvalidModel(directory, "model.bin (the CTranslate2 weights) is missing")
+    runtime = runtime or RuntimeOptions()
+    if manifest.architecture == "decoder-only":
+        return DecoderOnlyTranslator(directory, manifest, runtime)
+    return EncoderDecoderTranslator(directory, manifest, runtime)
+

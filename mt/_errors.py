@@ -1,0 +1,85 @@
+"""The one exception hierarchy of Kakehashi.
+
+Every error a user can cause derives from :class:`KakehashiError`; the REST service maps each class to an
+HTTP status in one table (``serve``), and the CLI prints the message and exits non-zero. Messages say what
+was wrong and what is accepted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+def _accepted(values: Iterable[str], limit: int = 40) -> str:
+    items = sorted(set(values))
+    shown = ", ".join(items[:limit])
+    if len(items) > limit:
+        shown += f", … ({len(items) - limit} more)"
+    return shown or "none"
+
+
+class KakehashiError(Exception):
+    """Base class of every error Kakehashi raises on purpose."""
+
+
+class InvalidRequest(KakehashiError):
+    """A request or option is malformed (wrong type, out of range, contradictory)."""
+
+
+class UnsupportedLanguage(KakehashiError):
+    """A language code is not recognised at all."""
+
+    def __init__(self, code: str, accepted: Iterable[str]):
+        self.code = code
+        super().__init__(
+            f"unknown language code {code!r}; accepted codes are ISO 639-1/639-3 or BCP-47 tags such as: "
+            f"{_accepted(accepted)}"
+        )
+
+
+class UnsupportedLanguagePair(KakehashiError):
+    """No installed model (or pivot through English) translates between two languages."""
+
+    def __init__(self, source: str, target: str, available: Iterable[str]):
+        self.source = source
+        self.target = target
+        super().__init__(
+            f"no installed model translates {source}→{target}; available pairs: {_accepted(available)}"
+        )
+
+
+class ModelNotFound(KakehashiError):
+    """A model name or directory does not exist in the registry or on disk."""
+
+    def __init__(self, name: str, available: Iterable[str]):
+        self.name = name
+        super().__init__(
+            f"unknown model {name!r}; give an installed model name or a model directory. "
+            f"Installed models: {_accepted(available)}"
+        )
+
+
+class InvalidModel(KakehashiError):
+    """A model directory exists but is corrupt or incomplete."""
+
+    def __init__(self, path: object, problem: str):
+        self.path = path
+        super().__init__(f"model directory {path} is not a usable Kakehashi model: {problem}")
+
+
+class ConversionError(KakehashiError):
+    """A checkpoint could not be converted to CTranslate2."""
+
+
+class InputTooLarge(KakehashiError):
+    """A request exceeds a configured size limit."""
+
+
+class MissingDependency(KakehashiError):
+    """An optional dependency (an extra) is needed for this operation."""
+
+    def __init__(self, module: str, extra: str, purpose: str):
+        super().__init__(
+            f"{purpose} needs the Python package {module!r}, which is not installed; "
+            f"install it with: pip install 'kakehashi[{extra}]'"
+        )

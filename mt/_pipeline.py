@@ -1,0 +1,289 @@
+"""Translating whole texts: language detection, routing, segmentation, batching, pivoting, reassembly.
+
+:class:`Kakehashi` is the one object the CLI and the REST service talk to. All sentences of all texts in a
+call go to the model together (CTranslate2 batches them by tokens), and each text comes back in its
+original layout with per-sentence segments: source span, translation, score — the hook for source
+references.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mt._engine import RuntimeOptions, SegmentResult, TranslationOptions, Translator, load_translator
+from mt._errors import InvalidRequest, UnsupportedLanguagePair
+from mt._langid import DetectedLanguage, LanguageDetector
+from mt._languages import Language, parse_language
+from mt._registry import Registry, RegistryEntry, Route
+from mt._segmentation import Piece, join_translation, segment, split_long, writes_without_spaces
+
+AUTO = "auto"
+
+
+@dataclass(frozen=True)
+class Alternative:
+    text: str
+    score: float
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One source sentence and its translation; ``start``/``end`` index the source text."""
+
+    source: str
+    start: int
+    end: int
+    text: str
+    score: float
+    alternatives: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Translation:
+    """The translation of one text.
+
+    ``score`` is the mean length-normalised log-probability of its sentences (0 is certain); ``alternatives``
+    are whole-text alternatives built from the sentences' n-best lists; ``models`` names the model(s) used,
+    two when the pair was pivoted through English.
+    """
+
+    text: str
+    source_lang: str
+    target_lang: str
+    score: float
+    segments: tuple[Segment, ...] = ()
+    alternatives: tuple[Alternative, ...] = ()
+    detected: DetectedLanguage | None = None
+    source_tokens: int = 0
+    target_tokens: int = 0
+    models: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "source_lang": self.source_lang,
+            "target_lang": self.target_lang,
+            "score": round(self.score, 4),
+            "alternatives": [{"text": a.text, "score": round(a.score, 4)} for a in self.alternatives],
+            "detected": None if self.detected is None else
+            {"language": self.detected.language, "confidence": self.detected.confidence},
+            "segments": [
+                {"source": s.source, "start": s.start, "end": s.end, "text": s.text, "score": round(s.score, 4),
+                 "alternatives": list(s.alternatives)}
+                for s in self.segments
+            ],
+            "source_tokens": self.source_tokens,
+            "target_tokens": self.target_tokens,
+            "models": list(self.models),
+        }
+
+
+@dataclass
+class _Job:
+    index: int
+    text: str
+    source: Language
+    detected: DetectedLanguage | None
+    pieces: list[Piece] = field(default_factory=list)
+    # per translatable piece: the parts it was split into (one unless too long for the model)
+    parts: list[list[str]] = field(default_factory=list)
+
+
+class Kakehashi:
+    """Translate texts with the installed models.
+
+    Args:
+        registry: The installed models.
+        runtime: Device, compute type and threads for every model loaded.
+        loader: Loads a model directory (tests pass a fake; the default runs CTranslate2).
+    """
+
+    def __init__(
+        self,
+        registry: Registry,
+        runtime: RuntimeOptions | None = None,
+        loader: Callable[[Path, RuntimeOptions], Translator] = load_translator,
+    ):
+        self.registry = registry
+        self.runtime = runtime or RuntimeOptions()
+        self._loader = loader
+        self._translators: dict[str, Translator] = {}
+        self._lock = threading.Lock()
+        self._detector: LanguageDetector | None = None
+
+    # -- models
+
+    def translator(self, entry: RegistryEntry) -> Translator:
+        key = str(entry.path)
+        with self._lock:
+            if key not in self._translators:
+                self._translators[key] = self._loader(entry.path, self.runtime)
+            return self._translators[key]
+
+    def load_all(self) -> None:
+        for entry in self.registry.entries:
+            self.translator(entry)
+
+    @property
+    def detector(self) -> LanguageDetector:
+        if self._detector is None:
+            languages = sorted({lang for e in self.registry.entries for lang in e.manifest.languages})
+            self._detector = LanguageDetector(languages or None)
+        return self._detector
+
+    def detect(self, text: str) -> DetectedLanguage:
+        return self.detector.detect(text)
+
+    def languages(self) -> dict[str, list[str]]:
+        """Each source language and the targets reachable from it (directly or by pivot)."""
+        sources = sorted({a for e in self.registry.entries for a, _ in e.manifest.directions()})
+        targets = sorted({b for e in self.registry.entries for _, b in e.manifest.directions()})
+        reachable: dict[str, list[str]] = {}
+        for s in sources:
+            reachable[s] = []
+            for t in targets:
+                if s == t:
+                    continue
+                try:
+                    self.registry.route(parse_language(s), parse_language(t))
+                except UnsupportedLanguagePair:
+                    continue
+                reachable[s].append(t)
+        return reachable
+
+    # -- translation
+
+    def translate(
+        self,
+        texts: Sequence[str],
+        source: str,
+        target: str,
+        *,
+        model: str | None = None,
+        options: TranslationOptions | None = None,
+    ) -> list[Translation]:
+        """Translate ``texts`` from ``source`` (a language code or ``"auto"``) into ``target``.
+
+        Raises:
+            UnsupportedLanguage, UnsupportedLanguagePair, ModelNotFound, InvalidModel, InvalidRequest.
+        """
+        options = options or TranslationOptions()
+        target_lang = parse_language(target)
+        fixed_source = None if source == AUTO else parse_language(source)
+        jobs: list[_Job] = []
+        for index, text in enumerate(texts):
+            if not isinstance(text, str):
+                raise InvalidRequest(f"text {index} is a {type(text).__name__}; texts must be strings")
+            detected = None
+            lang = fixed_source
+            if lang is None:
+                if text.strip() and any(ch.isalpha() for ch in text):
+                    detected = self.detect(text)
+                    lang = parse_language(detected.language)
+                else:
+                    lang = target_lang
+            jobs.append(_Job(index, text, lang, detected))
+        results: list[Translation | None] = [None] * len(jobs)
+        groups: dict[str, list[_Job]] = {}
+        for job in jobs:
+            if not job.text.strip() or job.source.base == target_lang.base:
+                results[job.index] = self._unchanged(job, target_lang)
+            else:
+                groups.setdefault(job.source.code, []).append(job)
+        for code, group in groups.items():
+            route = self.registry.route(parse_language(code), target_lang, model)
+            for job, translation in zip(group, self._translate_group(group, route, target_lang, options)):
+                results[job.index] = translation
+        return [r for r in results if r is not None]
+
+    def _unchanged(self, job: _Job, target: Language) -> Translation:
+        # Empty text translates to empty text; text already in the target language is returned as is.
+        return Translation(job.text, job.source.code, target.code, 0.0, detected=job.detected)
+
+    def _translate_group(
+        self, jobs: list[_Job], route: Route, target: Language, options: TranslationOptions
+    ) -> list[Translation]:
+        sentences: list[str] = []
+        first_entry = route.steps[0][0]
+        first = self.translator(first_entry)
+        limit = options.max_input_tokens or first.manifest.max_input_tokens
+        for job in jobs:
+            job.pieces = segment(job.text)
+            for piece in job.pieces:
+                if piece.translate:
+                    parts = [p.strip() for p in split_long(piece.text, limit, first.count_tokens)]
+                    parts = [p for p in parts if p] or [piece.text]
+                    job.parts.append(parts)
+                    sentences.extend(parts)
+        results = self._run_route(sentences, route, options)
+        out = []
+        cursor = 0
+        for job in jobs:
+            translated: list[str] = []
+            segments: list[Segment] = []
+            scores: list[float] = []
+            # per sentence: (text, score) of the best and of each further hypothesis
+            per_sentence_alternatives: list[list[tuple[str, float]]] = []
+            source_tokens = target_tokens = 0
+            spans = [p for p in job.pieces if p.translate]
+            for span, parts in zip(spans, job.parts):
+                chunk = results[cursor : cursor + len(parts)]
+                cursor += len(parts)
+                joiner = "" if writes_without_spaces(target.code) else " "
+                text = joiner.join(r.text for r in chunk)
+                score = sum(r.score for r in chunk) / len(chunk)
+                ranked = [(text, score)]
+                for i in range(1, max(len(r.hypotheses) for r in chunk)):
+                    picked = [r.hypotheses[min(i, len(r.hypotheses) - 1)] for r in chunk]
+                    ranked.append((joiner.join(h.text for h in picked), sum(h.score for h in picked) / len(picked)))
+                alternatives = tuple(t for t, _ in ranked[1:])
+                translated.append(text)
+                scores.append(score)
+                per_sentence_alternatives.append(ranked)
+                segments.append(Segment(span.text, span.start, span.end, text, score, alternatives))
+                source_tokens += sum(r.source_tokens for r in chunk)
+                target_tokens += sum(r.hypotheses[0].tokens for r in chunk)
+            text = join_translation(job.pieces, translated, target.code)
+            n_alternatives = max((len(a) for a in per_sentence_alternatives), default=1)
+            whole_alternatives = []
+            for i in range(1, n_alternatives):
+                variant = [a[min(i, len(a) - 1)] for a in per_sentence_alternatives]
+                whole = join_translation(job.pieces, [t for t, _ in variant], target.code)
+                if whole != text and all(whole != w.text for w in whole_alternatives):
+                    whole_alternatives.append(Alternative(whole, sum(sc for _, sc in variant) / len(variant)))
+            out.append(
+                Translation(
+                    text=text,
+                    source_lang=job.source.code,
+                    target_lang=target.code,
+                    score=sum(scores) / len(scores) if scores else 0.0,
+                    segments=tuple(segments),
+                    alternatives=tuple(whole_alternatives),
+                    detected=job.detected,
+                    source_tokens=source_tokens,
+                    target_tokens=target_tokens,
+                    models=tuple(step[0].name for step in route.steps),
+                )
+            )
+        return out
+
+    def _run_route(self, sentences: list[str], route: Route, options: TranslationOptions) -> list[SegmentResult]:
+        current = sentences
+        results: list[SegmentResult] = []
+        for number, (entry, source_code, target_code) in enumerate(route.steps):
+            last = number == len(route.steps) - 1
+            # Only the final leg of a pivot needs n-best lists and the user's target prefix.
+            step_options = options if last else TranslationOptions(
+                beam_size=options.beam_size, max_decoding_length=options.max_decoding_length,
+                max_batch_tokens=options.max_batch_tokens,
+            )
+            translator = self.translator(entry)
+            results = translator.translate_segments(
+                current, parse_language(source_code), parse_language(target_code), step_options
+            )
+            current = [r.text for r in results]
+        return results

@@ -1,0 +1,296 @@
+"""The ``kakehashi`` command: translate, convert, models, train (and serve, from the ``serve`` package)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from mt._config import Settings
+from mt._engine import TranslationOptions
+from mt._errors import KakehashiError, MissingDependency
+from mt._pipeline import AUTO, Kakehashi
+from mt._registry import Registry
+
+# Lines read from a pipe are translated in chunks, so output starts flowing before stdin ends.
+_STDIN_CHUNK = 64
+
+
+def _runtime_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("runtime (also KAKEHASHI_* variables)")
+    group.add_argument("--registry", action="append", help="registry TOML file (repeatable; KAKEHASHI_REGISTRY)")
+    group.add_argument("--device", choices=["auto", "cpu", "cuda"], help="KAKEHASHI_DEVICE (default auto)")
+    group.add_argument("--compute-type", help="int8, int8_float16, float32, … (KAKEHASHI_COMPUTE_TYPE; default auto)")
+    group.add_argument("--threads", type=int, dest="intra_threads", help="threads per batch (KAKEHASHI_INTRA_THREADS)")
+    group.add_argument("--inter-threads", type=int, help="batches run in parallel (KAKEHASHI_INTER_THREADS)")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings.from_env().with_overrides(
+        registry=args.registry, device=args.device, compute_type=args.compute_type,
+        intra_threads=args.intra_threads, inter_threads=args.inter_threads,
+    )
+
+
+def _translation_options(args: argparse.Namespace) -> TranslationOptions:
+    return TranslationOptions(
+        beam_size=args.beam, n_best=args.n_best, sampling_topk=args.sampling_topk,
+        sampling_topp=args.sampling_topp, sampling_temperature=args.temperature,
+        repetition_penalty=args.repetition_penalty, max_decoding_length=args.max_length,
+        max_batch_tokens=args.max_batch_tokens, target_prefix=args.target_prefix,
+    )
+
+
+def _other_language(source: str, kakehashi: Kakehashi) -> str:
+    # With no --to, ja↔en (the default model's pair) is meant: English text goes to Japanese, the rest to English.
+    return "ja" if source.split("-")[0] == "en" else "en"
+
+
+def _translate_lines(kakehashi: Kakehashi, lines: list[str], args: argparse.Namespace, options: TranslationOptions) -> None:
+    if args.to:
+        results = kakehashi.translate(lines, args.source, args.to, model=args.model, options=options)
+    else:
+        results = []
+        for line in lines:
+            source = args.source if args.source != AUTO else (kakehashi.detect(line).language if line.strip() else "en")
+            results.extend(kakehashi.translate([line], source, _other_language(source, kakehashi), model=args.model,
+                                               options=options))
+    for result in results:
+        if args.json:
+            print(json.dumps(result.to_json(), ensure_ascii=False))
+        else:
+            print(result.text)
+            for alternative in result.alternatives:
+                print(f"\t{alternative.text}")
+    sys.stdout.flush()
+
+
+def _chunks(lines: Iterable[str], size: int) -> Iterable[list[str]]:
+    chunk: list[str] = []
+    for line in lines:
+        chunk.append(line.rstrip("\n"))
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def cmd_translate(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    kakehashi = Kakehashi(settings.load_registry(), settings.runtime())
+    options = _translation_options(args)
+    if args.text:
+        _translate_lines(kakehashi, list(args.text), args, options)
+        return 0
+    if sys.stdin.isatty():
+        pair = f"{args.source}→{args.to or 'en/ja'}"
+        print(f"Kakehashi interactive translation ({pair}); one paragraph per line, Ctrl-D to quit.", file=sys.stderr)
+        while True:
+            try:
+                line = input("> ")
+            except EOFError:
+                print(file=sys.stderr)
+                return 0
+            try:
+                _translate_lines(kakehashi, [line], args, options)
+            except KakehashiError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+    for chunk in _chunks(sys.stdin, _STDIN_CHUNK):
+        _translate_lines(kakehashi, chunk, args, options)
+    return 0
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    from mt._convert import convert_model
+    from mt._manifest import PromptFormat
+
+    prompt = None
+    if args.prompt_template:
+        stops = tuple(s.encode().decode("unicode_escape") for s in (args.stop or ["\\n"]))
+        prompt = PromptFormat(template=args.prompt_template, stop=stops)
+    manifest = convert_model(
+        args.source, Path(args.output), quantization=None if args.quantization == "none" else args.quantization,
+        force=args.force, revision=args.revision, name=args.name,
+        languages=args.languages.split(",") if args.languages else None, prompt=prompt,
+        trust_remote_code=args.trust_remote_code,
+    )
+    print(f"converted {args.source} → {args.output} ({manifest.family}, {manifest.architecture}, "
+          f"{manifest.quantization or 'original precision'}; languages {', '.join(manifest.languages)})")
+    return 0
+
+
+def _directory_size(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def describe_models(registry: Registry) -> list[dict[str, Any]]:
+    rows = []
+    for entry in registry.entries:
+        m = entry.manifest
+        rows.append({
+            "name": entry.name,
+            "family": m.family,
+            "architecture": m.architecture,
+            "languages": list(m.languages),
+            "pairs": [f"{a}-{b}" for a, b in m.directions()],
+            "quantization": m.quantization,
+            "size_bytes": _directory_size(entry.path),
+            "path": str(entry.path),
+            "default": entry.default,
+            "license": m.license,
+            "corpora": sorted(m.corpora),
+        })
+    return rows
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    rows = describe_models(_settings(args).load_registry())
+    if args.json:
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        return 0
+    if not rows:
+        print("no models installed (see `kakehashi convert` and KAKEHASHI_REGISTRY)")
+        return 0
+    header = f"{'name':<28} {'family':<8} {'architecture':<16} {'languages':<16} {'quantization':<13} {'size':>9}"
+    print(header)
+    for r in rows:
+        size = f"{r['size_bytes'] / 1e6:.1f} MB"
+        print(f"{r['name']:<28} {r['family']:<8} {r['architecture']:<16} {','.join(r['languages']):<16} "
+              f"{r['quantization'] or '-':<13} {size:>9}")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    try:
+        import torch  # noqa: F401
+    except ImportError as exc:
+        raise MissingDependency("torch", "train", "kakehashi train") from exc
+    from mt._training import TrainingConfig, train
+
+    sample = {}
+    for item in args.sample or []:
+        name, _, count = item.partition("=")
+        sample[name] = int(count)
+    output = Path(args.output)
+    config = TrainingConfig(
+        train=args.train, dev=args.dev or [], output=output,
+        work_dir=Path(args.work_dir or Path.home() / ".cache" / "kakehashi" / "train" / output.name),
+        name=args.name or output.name, sample=sample, bidirectional=not args.one_direction,
+        vocab_size=args.vocab_size, d_model=args.d_model, encoder_layers=args.encoder_layers,
+        decoder_layers=args.decoder_layers, attention_heads=args.heads, ffn_dim=args.ffn_dim,
+        max_tokens=args.max_tokens, batch_tokens=args.batch_tokens, learning_rate=args.lr,
+        warmup_steps=args.warmup, eval_minutes=args.eval_minutes, time_budget_minutes=args.time_budget,
+        max_steps=args.max_steps, threads=args.threads or 0, seed=args.seed, quantization=args.quantization,
+        license=args.license,
+    )
+    summary = train(config)
+    print(json.dumps(summary, indent=2, ensure_ascii=False))
+    return 0
+
+
+def _decoding_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("decoding")
+    group.add_argument("--beam", type=int, default=4, help="beam size (1 = greedy)")
+    group.add_argument("--n-best", type=int, default=1, help="alternatives to return (≤ beam)")
+    group.add_argument("--sampling-topk", type=int, default=1)
+    group.add_argument("--sampling-topp", type=float, default=1.0)
+    group.add_argument("--temperature", type=float, default=1.0)
+    group.add_argument("--repetition-penalty", type=float, default=1.0)
+    group.add_argument("--max-length", type=int, default=256, help="maximum output tokens per sentence")
+    group.add_argument("--max-batch-tokens", type=int, default=4096)
+    group.add_argument("--target-prefix", help="force the translation to start with this text")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kakehashi", description="Kakehashi (架け橋): translation with open models.")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("translate", help="translate TEXT arguments, or stdin one paragraph per line")
+    p.add_argument("text", nargs="*")
+    p.add_argument("--from", dest="source", default=AUTO, help="source language code, or auto (default)")
+    p.add_argument("--to", help="target language code (default: en, or ja for English input)")
+    p.add_argument("--model", help="model name or directory (default: routed by language pair)")
+    p.add_argument("--json", action="store_true", help="one JSON object per line, with segments and scores")
+    _decoding_flags(p)
+    _runtime_flags(p)
+    p.set_defaults(func=cmd_translate)
+
+    p = sub.add_parser("convert", help="convert a Hugging Face checkpoint to a Kakehashi (CTranslate2) model")
+    p.add_argument("source", help="checkpoint directory or hub id")
+    p.add_argument("--output", "-o", required=True)
+    p.add_argument("--quantization", default="int8",
+                   choices=["int8", "int8_float16", "int8_bfloat16", "int8_float32", "float16", "bfloat16", "float32",
+                            "none"])
+    p.add_argument("--force", action="store_true", help="replace OUTPUT if it exists")
+    p.add_argument("--revision", help="hub revision")
+    p.add_argument("--name", help="model name in the registry (default: OUTPUT's name)")
+    p.add_argument("--languages", help="comma-separated language codes (default: read from the vocabulary)")
+    p.add_argument("--prompt-template", help="decoder-only models: '{source_lang}: {text}\\n{target_lang}:' or chat")
+    p.add_argument("--stop", action="append", help="decoder-only models: stop sequence (repeatable)")
+    p.add_argument("--trust-remote-code", action="store_true")
+    p.set_defaults(func=cmd_convert)
+
+    p = sub.add_parser("models", help="list installed models")
+    p.add_argument("--json", action="store_true")
+    _runtime_flags(p)
+    p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("train", help="train a translation model (needs the train extra)")
+    p.add_argument("--train", action="append", required=True, help="corpus spec FORMAT:PATH (repeatable)")
+    p.add_argument("--dev", action="append", help="dev corpus spec (default: held out from the training data)")
+    p.add_argument("--output", "-o", required=True, help="directory for the converted model")
+    p.add_argument("--work-dir", help="checkpoints and state (default ~/.cache/kakehashi/train/NAME); resumable")
+    p.add_argument("--name")
+    p.add_argument("--sample", action="append", help="CORPUS=N: use N pairs of a corpus (repeatable)")
+    p.add_argument("--one-direction", action="store_true", help="train source→target only (default: both)")
+    p.add_argument("--vocab-size", type=int, default=8000)
+    p.add_argument("--d-model", type=int, default=256)
+    p.add_argument("--encoder-layers", type=int, default=3)
+    p.add_argument("--decoder-layers", type=int, default=3)
+    p.add_argument("--heads", type=int, default=4)
+    p.add_argument("--ffn-dim", type=int, default=1024)
+    p.add_argument("--max-tokens", type=int, default=64, help="drop training pairs longer than this")
+    p.add_argument("--batch-tokens", type=int, default=3000)
+    p.add_argument("--lr", type=float, default=7e-4)
+    p.add_argument("--warmup", type=int, default=600)
+    p.add_argument("--eval-minutes", type=float, default=10.0)
+    p.add_argument("--time-budget", type=float, help="minutes of training in all, across resumed runs")
+    p.add_argument("--max-steps", type=int)
+    p.add_argument("--threads", type=int)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--quantization", default="int8")
+    p.add_argument("--license", default="unknown", help="license of the trained weights (follows the data)")
+    p.set_defaults(func=cmd_train)
+
+    try:
+        from serve.cli import add_serve_command
+    except ImportError:
+        pass
+    else:
+        add_serve_command(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    try:
+        return int(args.func(args) or 0)
+    except KakehashiError as exc:
+        print(f"kakehashi: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
