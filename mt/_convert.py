@@ -185,7 +185,8 @@ def convert_model(
             license=str(extra.pop("license", None) or _license_of(local)),
             prompt=prompt,
             converter={"ctranslate2": ctranslate2.__version__, "transformers": _transformers_version()},
-            max_input_tokens=int(getattr(config, "max_position_embeddings", 0) or 512),
+            max_input_tokens=int(extra.pop("max_input_tokens", 0) or getattr(config, "max_position_embeddings", 0) or 512),
+            pairs=tuple(tuple(p) for p in extra.pop("pairs", ())),
             **extra,
         )
         manifest.save(staging)

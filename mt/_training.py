@@ -62,6 +62,7 @@ class TrainingConfig:
     label_smoothing: float = 0.1
     clip_norm: float = 1.0
     eval_minutes: float = 10.0
+    log_every: int = 50
     checkpoint_minutes: float = 5.0
     average_last: int = 4
     time_budget_minutes: float | None = None
@@ -493,7 +494,7 @@ def train(config: TrainingConfig) -> dict[str, Any]:
             now = time.monotonic()
             run["elapsed"] = now - start
             tokens_per_s = tokens_seen / max(now - window_start, 1e-6)
-            if run["step"] % 50 == 0:
+            if run["step"] % config.log_every == 0:
                 run["losses"].append({"step": run["step"], "loss": round(loss.item(), 4),
                                       "minutes": round(run["elapsed"] / 60, 2), "tokens_per_s": round(tokens_per_s)})
             progress.show(run["step"], run["elapsed"], loss.item(), tokens_per_s, lr)
@@ -526,11 +527,13 @@ def train(config: TrainingConfig) -> dict[str, Any]:
             run["batch"] = 0
     save_state()
     sys.stderr.write("\n")
-    return finish(config, model, vocab, run, corpora, dev_examples, threads, data.get("dropped_too_long", 0))
+    directions = sorted({(p.source_lang, p.target_lang) for p in examples})
+    return finish(config, model, vocab, run, corpora, dev_examples, threads, data.get("dropped_too_long", 0), directions)
 
 
 def finish(config: TrainingConfig, model: Any, vocab: MarianVocabulary, run: dict[str, Any], corpora: dict[str, Any],
-           dev_examples: Sequence[ParallelPair], threads: int, dropped_too_long: int) -> dict[str, Any]:
+           dev_examples: Sequence[ParallelPair], threads: int, dropped_too_long: int,
+           directions: list[tuple[str, str]]) -> dict[str, Any]:
     """Pick the best of (last, best, averaged) weights by dev score, export and convert."""
     torch = _require_torch()
     work = config.work_dir
@@ -565,10 +568,12 @@ def finish(config: TrainingConfig, model: Any, vocab: MarianVocabulary, run: dic
         "dev_scores": results,
         "examples_too_long_dropped": dropped_too_long,
     }
-    languages = sorted({p.source_lang for p in dev_examples} | {p.target_lang for p in dev_examples})
     manifest_extra = {
         "name": config.name,
-        "languages": languages,
+        "languages": sorted({lang for pair in directions for lang in pair}),
+        "pairs": directions,
+        # Sentences longer than the training cap are split before translation rather than degraded.
+        "max_input_tokens": 2 * config.max_tokens,
         "license": config.license,
         "corpora": corpora,
         "training": {"config": config.to_json(), "summary": summary},

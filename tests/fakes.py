@@ -1,0 +1,42 @@
+"""A fake Translator for unit tests of everything above the engine (pipeline, service)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from mt import Hypothesis, Language, Manifest, SegmentResult, TranslationOptions
+
+
+class FakeTranslator:
+    """Translates by tagging: ``猫`` ja→en becomes ``[en]猫``; records every batch it is given.
+
+    n-best hypotheses are ``[en]猫#1``, ``[en]猫#2``, … with decreasing scores; tokens are characters.
+    """
+
+    def __init__(self, manifest: Manifest):
+        self.manifest = manifest
+        self.batches: list[list[str]] = []
+
+    def count_tokens(self, text: str) -> int:
+        return len(text)
+
+    def translate_segments(
+        self, segments: Sequence[str], source: Language, target: Language, options: TranslationOptions
+    ) -> list[SegmentResult]:
+        self.batches.append(list(segments))
+        out = []
+        for text in segments:
+            best = f"[{target.code}]{text}"
+            hypotheses = [Hypothesis(best, -0.1, len(best))]
+            hypotheses += [Hypothesis(f"{best}#{i}", -0.1 - i, len(best) + 2) for i in range(1, options.n_best)]
+            out.append(SegmentResult(tuple(hypotheses), len(text)))
+        return out
+
+
+def write_manifest(directory: Path, name: str, languages: tuple[str, ...], pairs: tuple[tuple[str, str], ...] = (),
+                   max_input_tokens: int = 512) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    Manifest(name=name, family="marian", languages=languages, source="test", pairs=pairs,
+             max_input_tokens=max_input_tokens).save(directory)
+    return directory
