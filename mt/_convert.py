@@ -187,6 +187,7 @@ def convert_model(
             converter={"ctranslate2": ctranslate2.__version__, "transformers": _transformers_version()},
             max_input_tokens=int(extra.pop("max_input_tokens", 0) or getattr(config, "max_position_embeddings", 0) or 512),
             pairs=tuple(tuple(p) for p in extra.pop("pairs", ())),
+            max_positions=_max_positions(config, family),
             **extra,
         )
         manifest.save(staging)
@@ -200,6 +201,12 @@ def convert_model(
         shutil.rmtree(output)
     staging.rename(output)
     return manifest
+
+
+def _max_positions(config: Any, family: str) -> int:
+    if family in ("madlad", "t5"):
+        return 0  # relative position buckets: no table to run off
+    return int(getattr(config, "max_position_embeddings", 0) or getattr(config, "n_positions", 0) or 0)
 
 
 def _transformers_version() -> str:

@@ -88,6 +88,7 @@ class SegmentResult:
 
     hypotheses: tuple[Hypothesis, ...]
     source_tokens: int
+    cached: bool = False
 
     @property
     def text(self) -> str:
@@ -218,6 +219,10 @@ class EncoderDecoderTranslator:
         language_prefix = self._language_prefix(target, source)
         prefix = language_prefix + self._user_prefix(options)
         strip = len(language_prefix)
+        max_length = options.max_decoding_length
+        if self.manifest.max_positions:
+            # Decoding past the position table is an error in CTranslate2; stop at its end instead.
+            max_length = min(max_length, self.manifest.max_positions - 1)
         results = self.model.translate_batch(
             batch,
             target_prefix=[prefix] * len(batch) if prefix else None,
@@ -232,7 +237,7 @@ class EncoderDecoderTranslator:
             sampling_topp=options.sampling_topp,
             sampling_temperature=options.sampling_temperature,
             max_input_length=0,
-            max_decoding_length=options.max_decoding_length,
+            max_decoding_length=max_length,
             return_scores=True,
         )
         out = []
@@ -318,6 +323,10 @@ class DecoderOnlyTranslator:
         prefix_tokens: list[str] = []
         if options.target_prefix:
             prefix_tokens = self.tokenizer.encode(options.target_prefix, add_special_tokens=False)
+        max_length = options.max_decoding_length
+        if self.manifest.max_positions:
+            longest = max(len(p) for p in prompts) + len(prefix_tokens)
+            max_length = max(1, min(max_length, self.manifest.max_positions - longest))
         results = self.model.generate_batch(
             [p + prefix_tokens for p in prompts],
             max_batch_size=options.max_batch_tokens,
@@ -330,7 +339,7 @@ class DecoderOnlyTranslator:
             sampling_topk=options.sampling_topk,
             sampling_topp=options.sampling_topp,
             sampling_temperature=options.sampling_temperature,
-            max_length=options.max_decoding_length,
+            max_length=max_length,
             end_token=self._end_tokens(),
             include_prompt_in_result=False,
             return_scores=True,

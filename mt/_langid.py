@@ -38,6 +38,8 @@ def _script_vote(text: str) -> str | None:
         return "ja"
     if hangul / letters > 0.3:
         return "ko"
+    if han / letters > 0.5:
+        return "han"
     return None
 
 
@@ -52,6 +54,7 @@ class LanguageDetector:
         known = set(self._identifier.nb_classes)
         wanted = {parse_language(c).base for c in candidates} if candidates else set(supported_codes())
         usable = sorted(wanted & known)
+        self._candidates = set(usable)
         if len(usable) >= 2:
             self._identifier.set_languages(usable)
 
@@ -64,7 +67,16 @@ class LanguageDetector:
         if not any(ch.isalpha() for ch in text):
             raise InvalidRequest("cannot detect the language of a text without letters; give the source language")
         by_script = _script_vote(text)
-        if by_script:
+        if by_script == "han":
+            # Han characters without kana: Chinese or kanji-only Japanese; never a Latin-script language.
+            han_languages = [c for c in ("zh", "ja") if c in self._candidates]
+            if len(han_languages) == 1:
+                return DetectedLanguage(parse_language(han_languages[0]).code, 0.9)
+            ranked = [r for r in self._identifier.rank(text) if r[0] in ("zh", "ja")]
+            if ranked:
+                total = sum(float(p) for _, p in ranked) or 1.0
+                return DetectedLanguage(parse_language(ranked[0][0]).code, round(float(ranked[0][1]) / total, 4))
+        elif by_script:
             return DetectedLanguage(by_script, 1.0)
         code, probability = self._identifier.classify(text)
         return DetectedLanguage(parse_language(code).code, round(float(probability), 4))

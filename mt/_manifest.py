@@ -58,6 +58,8 @@ class Manifest:
     training: dict[str, Any] = field(default_factory=dict)
     converter: dict[str, str] = field(default_factory=dict)
     max_input_tokens: int = 512
+    # Positions the model can encode (learned/sinusoidal tables); 0 = no fixed limit (relative positions).
+    max_positions: int = 0
     manifest_version: int = MANIFEST_VERSION
 
     @property

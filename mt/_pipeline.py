@@ -23,6 +23,19 @@ from mt._segmentation import Piece, join_translation, segment, split_long, write
 
 AUTO = "auto"
 
+# Runs one leg of a route on a batch of sentences; the REST service substitutes one with a cache and a
+# cross-request batcher. Arguments: registry entry, its loaded translator, sentences, source, target, options.
+StepRunner = Callable[
+    [RegistryEntry, Translator, list[str], Language, Language, TranslationOptions], list[SegmentResult]
+]
+
+
+def run_directly(
+    entry: RegistryEntry, translator: Translator, sentences: list[str], source: Language, target: Language,
+    options: TranslationOptions,
+) -> list[SegmentResult]:
+    return translator.translate_segments(sentences, source, target, options)
+
 
 @dataclass(frozen=True)
 class Alternative:
@@ -61,6 +74,7 @@ class Translation:
     source_tokens: int = 0
     target_tokens: int = 0
     models: tuple[str, ...] = ()
+    cached: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -79,6 +93,7 @@ class Translation:
             "source_tokens": self.source_tokens,
             "target_tokens": self.target_tokens,
             "models": list(self.models),
+            "cached": self.cached,
         }
 
 
@@ -165,6 +180,7 @@ class Kakehashi:
         *,
         model: str | None = None,
         options: TranslationOptions | None = None,
+        runner: StepRunner = run_directly,
     ) -> list[Translation]:
         """Translate ``texts`` from ``source`` (a language code or ``"auto"``) into ``target``.
 
@@ -196,7 +212,7 @@ class Kakehashi:
                 groups.setdefault(job.source.code, []).append(job)
         for code, group in groups.items():
             route = self.registry.route(parse_language(code), target_lang, model)
-            for job, translation in zip(group, self._translate_group(group, route, target_lang, options)):
+            for job, translation in zip(group, self._translate_group(group, route, target_lang, options, runner)):
                 results[job.index] = translation
         return [r for r in results if r is not None]
 
@@ -205,12 +221,15 @@ class Kakehashi:
         return Translation(job.text, job.source.code, target.code, 0.0, detected=job.detected)
 
     def _translate_group(
-        self, jobs: list[_Job], route: Route, target: Language, options: TranslationOptions
+        self, jobs: list[_Job], route: Route, target: Language, options: TranslationOptions, runner: StepRunner
     ) -> list[Translation]:
         sentences: list[str] = []
         first_entry = route.steps[0][0]
         first = self.translator(first_entry)
         limit = options.max_input_tokens or first.manifest.max_input_tokens
+        if first.manifest.max_positions:
+            # Room for a language token and </s> within the model's position table.
+            limit = min(limit, first.manifest.max_positions - 2)
         for job in jobs:
             job.pieces = segment(job.text)
             for piece in job.pieces:
@@ -219,7 +238,7 @@ class Kakehashi:
                     parts = [p for p in parts if p] or [piece.text]
                     job.parts.append(parts)
                     sentences.extend(parts)
-        results = self._run_route(sentences, route, options)
+        results = self._run_route(sentences, route, options, runner)
         out = []
         cursor = 0
         for job in jobs:
@@ -229,10 +248,12 @@ class Kakehashi:
             # per sentence: (text, score) of the best and of each further hypothesis
             per_sentence_alternatives: list[list[tuple[str, float]]] = []
             source_tokens = target_tokens = 0
+            all_cached = True
             spans = [p for p in job.pieces if p.translate]
             for span, parts in zip(spans, job.parts):
                 chunk = results[cursor : cursor + len(parts)]
                 cursor += len(parts)
+                all_cached = all_cached and all(r.cached for r in chunk)
                 joiner = "" if writes_without_spaces(target.code) else " "
                 text = joiner.join(r.text for r in chunk)
                 score = sum(r.score for r in chunk) / len(chunk)
@@ -267,11 +288,14 @@ class Kakehashi:
                     source_tokens=source_tokens,
                     target_tokens=target_tokens,
                     models=tuple(step[0].name for step in route.steps),
+                    cached=all_cached and bool(segments),
                 )
             )
         return out
 
-    def _run_route(self, sentences: list[str], route: Route, options: TranslationOptions) -> list[SegmentResult]:
+    def _run_route(
+        self, sentences: list[str], route: Route, options: TranslationOptions, runner: StepRunner
+    ) -> list[SegmentResult]:
         current = sentences
         results: list[SegmentResult] = []
         for number, (entry, source_code, target_code) in enumerate(route.steps):
@@ -282,8 +306,8 @@ class Kakehashi:
                 max_batch_tokens=options.max_batch_tokens,
             )
             translator = self.translator(entry)
-            results = translator.translate_segments(
-                current, parse_language(source_code), parse_language(target_code), step_options
+            results = runner(
+                entry, translator, current, parse_language(source_code), parse_language(target_code), step_options
             )
             current = [r.text for r in results]
         return results

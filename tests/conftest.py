@@ -58,3 +58,114 @@ def tiny_registry(tiny_models: dict[str, Path], tmp_path_factory: pytest.TempPat
         lines += ["[[model]]", f'name = "tiny-{name}"', f'path = "{tiny_models[name]}"', ""]
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class RedisProcess:
+    """A redis-server of the test's own on a free port (so tests may stop and restart it)."""
+
+    def __init__(self, directory: Path):
+        self.directory = directory
+        self.port = free_port()
+        self.process: object = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        import shutil
+        import subprocess
+        import time
+
+        import redis
+
+        binary = shutil.which("redis-server")
+        if binary is None:
+            pytest.fail("redis-server is not installed; `make test` installs it with apt-get")
+        self.process = subprocess.Popen(
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(self.directory)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        client = redis.Redis(port=self.port)
+        for _ in range(100):
+            try:
+                client.ping()
+                return
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        pytest.fail("redis-server did not start")
+
+    def stop(self) -> None:
+        import subprocess
+
+        if isinstance(self.process, subprocess.Popen):
+            self.process.terminate()
+            self.process.wait(timeout=10)
+            self.process = None
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path):  # type: ignore[no-untyped-def]
+    server = RedisProcess(tmp_path)
+    server.start()
+    yield server
+    server.stop()
+
+
+class LiveServer:
+    def __init__(self, app: object, port: int):
+        import threading
+
+        import uvicorn
+
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                                    lifespan="on"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def start(self) -> None:
+        import time
+
+        self.thread.start()
+        for _ in range(600):
+            if self.server.started:
+                return
+            if not self.thread.is_alive():
+                pytest.fail("the server failed to start")
+            time.sleep(0.05)
+        pytest.fail("the server did not start within 30 s")
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+
+
+@pytest.fixture
+def start_server(tiny_registry: Path):  # type: ignore[no-untyped-def]
+    """Start the real app (tiny models) on a free port: ``start_server(**ServeSettings fields)`` → LiveServer."""
+    from mt import Settings
+    from serve._settings import ServeSettings
+    from serve.app import create_app
+
+    servers: list[LiveServer] = []
+
+    def start(**fields: object) -> LiveServer:
+        settings = ServeSettings(engine=Settings(registry=(tiny_registry,), compute_type="float32"), **fields)
+        server = LiveServer(create_app(settings), free_port())
+        server.start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()

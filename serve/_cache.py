@@ -1,0 +1,185 @@
+"""Segment-level translation cache: Redis when configured, an in-process LRU otherwise.
+
+Keys hash the canonical JSON of everything that decides a translation — cache schema version, model name and
+revision, source and target language, decoding options and the NFC-normalised sentence — so different
+requests can never collide. Values are JSON (never pickle). If Redis fails, requests carry on uncached, the
+failure is logged once, and the cache reconnects by itself when Redis answers again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+import time
+import unicodedata
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from mt import Hypothesis, SegmentResult
+
+log = logging.getLogger("kakehashi.cache")
+
+SCHEMA_VERSION = 1
+KEY_PREFIX = "kakehashi:tr:"
+
+
+def cache_key(model: str, revision: str, source: str, target: str, options: dict[str, Any], sentence: str) -> str:
+    canonical = json.dumps(
+        {"v": SCHEMA_VERSION, "model": model, "revision": revision, "source": source, "target": target,
+         "options": options, "text": unicodedata.normalize("NFC", sentence)},
+        sort_keys=True, ensure_ascii=False, separators=(",", ":"),
+    )
+    return KEY_PREFIX + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def encode_result(result: SegmentResult) -> str:
+    return json.dumps({"h": [[h.text, h.score, h.tokens] for h in result.hypotheses], "s": result.source_tokens},
+                      ensure_ascii=False)
+
+
+def decode_result(raw: str | bytes) -> SegmentResult | None:
+    try:
+        data = json.loads(raw)
+        hypotheses = tuple(Hypothesis(str(t), float(s), int(n)) for t, s, n in data["h"])
+        if not hypotheses:
+            return None
+        return SegmentResult(hypotheses, int(data["s"]), cached=True)
+    except (ValueError, KeyError, TypeError):
+        # A value we cannot read is treated as a miss and overwritten, never served.
+        return None
+
+
+class TranslationCache(Protocol):
+    kind: str
+
+    def get_many(self, keys: Sequence[str]) -> list[SegmentResult | None]: ...
+
+    def set_many(self, items: Sequence[tuple[str, SegmentResult]]) -> None: ...
+
+    def healthy(self) -> bool: ...
+
+
+class NoCache:
+    kind = "none"
+
+    def get_many(self, keys: Sequence[str]) -> list[SegmentResult | None]:
+        return [None] * len(keys)
+
+    def set_many(self, items: Sequence[tuple[str, SegmentResult]]) -> None:
+        return None
+
+    def healthy(self) -> bool:
+        return True
+
+
+class MemoryCache:
+    """A thread-safe LRU of encoded results (kept as JSON so both caches behave the same)."""
+
+    kind = "memory"
+
+    def __init__(self, size: int):
+        self.size = size
+        self._items: OrderedDict[str, str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get_many(self, keys: Sequence[str]) -> list[SegmentResult | None]:
+        out: list[SegmentResult | None] = []
+        with self._lock:
+            for key in keys:
+                raw = self._items.get(key)
+                if raw is not None:
+                    self._items.move_to_end(key)
+                out.append(decode_result(raw) if raw is not None else None)
+        return out
+
+    def set_many(self, items: Sequence[tuple[str, SegmentResult]]) -> None:
+        with self._lock:
+            for key, result in items:
+                self._items[key] = encode_result(result)
+                self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def healthy(self) -> bool:
+        return True
+
+
+class RedisCache:
+    """Redis-backed cache shared by every server process; degrades to misses while Redis is down."""
+
+    kind = "redis"
+
+    def __init__(self, url: str, ttl_s: int, retry_after_s: float = 1.0):
+        import redis
+
+        self._redis_errors = (redis.RedisError, OSError)
+        self.client = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5,
+                                           health_check_interval=5)
+        self.url = url
+        self.ttl_s = ttl_s
+        self.retry_after_s = retry_after_s
+        self._down_since: float | None = None
+        self._next_try = 0.0
+        self._lock = threading.Lock()
+
+    def _available(self) -> bool:
+        with self._lock:
+            return self._down_since is None or time.monotonic() >= self._next_try
+
+    def _failed(self, exc: Exception) -> None:
+        with self._lock:
+            if self._down_since is None:
+                log.warning("Redis at %s failed (%s); serving uncached until it is back", self.url, exc)
+                self._down_since = time.monotonic()
+            self._next_try = time.monotonic() + self.retry_after_s
+
+    def _succeeded(self) -> None:
+        with self._lock:
+            if self._down_since is not None:
+                log.warning("Redis at %s is back after %.1f s; caching again", self.url,
+                            time.monotonic() - self._down_since)
+                self._down_since = None
+
+    def get_many(self, keys: Sequence[str]) -> list[SegmentResult | None]:
+        if not keys or not self._available():
+            return [None] * len(keys)
+        try:
+            raw = self.client.mget(list(keys))
+        except self._redis_errors as exc:
+            self._failed(exc)
+            return [None] * len(keys)
+        self._succeeded()
+        return [decode_result(r) if r is not None else None for r in raw]
+
+    def set_many(self, items: Sequence[tuple[str, SegmentResult]]) -> None:
+        if not items or not self._available():
+            return
+        try:
+            pipe = self.client.pipeline(transaction=False)
+            for key, result in items:
+                pipe.set(key, encode_result(result), ex=self.ttl_s or None)
+            pipe.execute()
+        except self._redis_errors as exc:
+            self._failed(exc)
+            return
+        self._succeeded()
+
+    def healthy(self) -> bool:
+        try:
+            self.client.ping()
+        except self._redis_errors as exc:
+            self._failed(exc)
+            return False
+        self._succeeded()
+        return True
+
+
+def make_cache(redis_url: str, ttl_s: int, size: int) -> TranslationCache:
+    if redis_url == "none":
+        return NoCache()
+    if redis_url:
+        return RedisCache(redis_url, ttl_s)
+    return MemoryCache(size)

@@ -1,0 +1,90 @@
+"""The one place where Kakehashi's exceptions become HTTP responses, for each API flavour."""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from mt import (
+    ConversionError,
+    InputTooLarge,
+    InvalidModel,
+    InvalidRequest,
+    KakehashiError,
+    MissingDependency,
+    ModelNotFound,
+    UnsupportedLanguage,
+    UnsupportedLanguagePair,
+)
+from serve._access import RateLimited, Unauthorized
+from serve._batcher import Overloaded
+
+log = logging.getLogger("kakehashi.http")
+
+
+class QuotaExceeded(KakehashiError):
+    """The server's character quota (``character_limit``) is used up."""
+
+
+class NotFound(KakehashiError):
+    """A referenced resource (such as a glossary) does not exist."""
+
+
+# Checked in order: the first matching class decides the status.
+STATUS: list[tuple[type[Exception], int]] = [
+    (Unauthorized, 403),
+    (RateLimited, 429),
+    (Overloaded, 429),
+    (QuotaExceeded, 456),
+    (InputTooLarge, 413),
+    (ModelNotFound, 404),
+    (NotFound, 404),
+    (UnsupportedLanguagePair, 400),
+    (UnsupportedLanguage, 400),
+    (InvalidRequest, 400),
+    (InvalidModel, 500),
+    (MissingDependency, 500),
+    (ConversionError, 500),
+]
+
+
+def status_of(exc: Exception) -> int:
+    from serve._service import RequestTimedOut
+
+    if isinstance(exc, RequestTimedOut):
+        return 504
+    for cls, status in STATUS:
+        if isinstance(exc, cls):
+            return status
+    return 500
+
+
+def _headers(exc: Exception) -> dict[str, str]:
+    retry = getattr(exc, "retry_after_s", None)
+    return {"Retry-After": str(retry)} if retry is not None else {}
+
+
+def flavour_of(path: str) -> str:
+    if path.startswith("/v2/"):
+        return "deepl"
+    if path.startswith("/v1/") or path in ("/healthz", "/readyz", "/metrics", "/openapi.json", "/"):
+        return "native"
+    return "libretranslate"
+
+
+def error_response(request: Request, exc: Exception) -> JSONResponse:
+    status = status_of(exc)
+    message = str(exc) if isinstance(exc, KakehashiError) else "internal error; the server log has the details"
+    if status >= 500 and not isinstance(exc, KakehashiError):
+        log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    flavour = flavour_of(request.url.path)
+    if flavour == "deepl":
+        body: dict[str, object] = {"message": message}
+    elif flavour == "libretranslate":
+        body = {"error": message}
+    else:
+        body = {"error": {"type": type(exc).__name__ if isinstance(exc, KakehashiError) else "InternalError",
+                          "message": message}}
+    return JSONResponse(body, status_code=status, headers=_headers(exc))

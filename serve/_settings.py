@@ -1,0 +1,86 @@
+"""Server configuration, read once: ``KAKEHASHI_*`` variables, a TOML ``--config`` file, and CLI flags.
+
+Precedence: CLI flag > environment variable > config file > default.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from mt import InvalidRequest, Settings
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    # Redis: "" = in-process LRU cache; "none" = no cache at all.
+    redis_url: str = ""
+    cache_ttl_s: int = 7 * 24 * 3600
+    cache_size: int = 10000
+    max_chars_per_request: int = 50000
+    max_chars_per_text: int = 10000
+    max_texts: int = 128
+    request_timeout_s: float = 60.0
+    batch_wait_ms: float = 5.0
+    max_batch_tokens: int = 4096
+    max_queue: int = 1024
+    api_keys_file: str = ""
+    require_api_key: bool = False
+    rate_limit_per_minute: int = 0
+    # Characters this server translates in all before answering 456 (DeepL's quota); 0 = unlimited.
+    character_limit: int = 0
+    cors_origins: tuple[str, ...] = ()
+    engine: Settings = field(default_factory=Settings)
+
+    @classmethod
+    def load(cls, environ: Mapping[str, str] | None = None, config_file: Path | None = None,
+             **overrides: Any) -> ServeSettings:
+        """Defaults, then the config file, then ``KAKEHASHI_*`` variables, then ``overrides`` (CLI flags)."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        config_file = config_file or (Path(environ["KAKEHASHI_CONFIG"]) if environ.get("KAKEHASHI_CONFIG") else None)
+        if config_file is not None:
+            try:
+                values.update(tomllib.loads(Path(config_file).read_text(encoding="utf-8")))
+            except (OSError, tomllib.TOMLDecodeError) as exc:
+                raise InvalidRequest(f"cannot read config file {config_file}: {exc}") from exc
+        for f in fields(cls):
+            if f.name == "engine":
+                continue
+            name = f"KAKEHASHI_{f.name.upper()}"
+            if name in environ:
+                values[f.name] = environ[name]
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        unknown = set(values) - {f.name for f in fields(cls)}
+        if unknown:
+            raise InvalidRequest(f"unknown setting(s) {', '.join(sorted(unknown))}; known: "
+                                 f"{', '.join(f.name for f in fields(cls) if f.name != 'engine')}")
+        engine = values.pop("engine", None) or Settings.from_env(environ)
+        return cls(engine=engine, **{k: _coerce(cls, k, v) for k, v in values.items()})
+
+    def with_engine(self, engine: Settings) -> ServeSettings:
+        return replace(self, engine=engine)
+
+
+def _coerce(cls: type, name: str, value: Any) -> Any:
+    default = next(f for f in fields(cls) if f.name == name).default
+    try:
+        if isinstance(default, bool):
+            return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes", "on")
+        if isinstance(default, int):
+            return int(value)
+        if isinstance(default, float):
+            return float(value)
+        if isinstance(default, tuple):
+            return tuple(value) if isinstance(value, (list, tuple)) else tuple(
+                v.strip() for v in str(value).split(",") if v.strip())
+        return str(value)
+    except ValueError as exc:
+        raise InvalidRequest(f"setting {name}={value!r} is not a valid {type(default).__name__}") from exc
