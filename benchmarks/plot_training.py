@@ -1,0 +1,46 @@
+"""Training curves (loss, dev BLEU/chrF per direction) from a run's history.json → PNG.
+
+    python benchmarks/plot_training.py ~/.cache/kakehashi/train/ja-en-v1/history.json \
+        --output benchmarks/results/training_ja_en.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("history", type=Path)
+    parser.add_argument("--output", type=Path, required=True)
+    args = parser.parse_args()
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    run = json.loads(args.history.read_text(encoding="utf-8"))
+    fig, (loss_ax, dev_ax) = plt.subplots(1, 2, figsize=(11, 4))
+    losses = run["losses"]
+    loss_ax.plot([r["minutes"] for r in losses], [r["loss"] for r in losses], lw=0.8)
+    loss_ax.set(xlabel="minutes", ylabel="training loss (label-smoothed CE)", title="Training loss")
+    evals = run["history"]
+    directions = sorted({k for e in evals for k, v in e.items() if isinstance(v, dict)})
+    for direction in directions:
+        minutes = [e["minutes"] for e in evals if direction in e]
+        dev_ax.plot(minutes, [e[direction]["bleu"] for e in evals if direction in e], marker="o",
+                    label=f"{direction} BLEU")
+        dev_ax.plot(minutes, [e[direction]["chrf"] for e in evals if direction in e], marker="s", ls="--",
+                    label=f"{direction} chrF")
+    dev_ax.set(xlabel="minutes", ylabel="score", title="Dev set (greedy, CTranslate2 int8)")
+    dev_ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(args.output, dpi=110)
+    print(f"wrote {args.output}")
+
+
+if __name__ == "__main__":
+    main()
