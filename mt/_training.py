@@ -31,6 +31,7 @@ from typing import Any
 from mt._corpora import CleaningOptions, CleaningReport, ParallelPair, clean_pairs, load_corpus
 from mt._errors import InvalidRequest, MissingDependency
 from mt._languages import family_tokens, parse_language
+from mt._manifest import PromptFormat
 
 log = logging.getLogger("kakehashi.train")
 
@@ -44,6 +45,9 @@ class TrainingConfig:
     work_dir: Path
     dev: list[str] = field(default_factory=list)
     name: str = "kakehashi-model"
+    arch: str = "marian"
+    init_from: str | None = None
+    pretrain_fraction: float = 0.4
     bidirectional: bool = True
     sample: dict[str, int] = field(default_factory=dict)
     dev_holdout: int = 300
@@ -229,46 +233,7 @@ def _batches(lengths: Sequence[int], batch_tokens: int, rng: random.Random) -> l
     return batches
 
 
-# ---------------------------------------------------------------- model
-
-
-def _new_model(config: TrainingConfig, vocab: MarianVocabulary) -> Any:
-    from transformers import MarianConfig, MarianMTModel
-
-    size = vocab.pad_id + 1
-    model_config = MarianConfig(
-        vocab_size=size,
-        d_model=config.d_model,
-        encoder_layers=config.encoder_layers,
-        decoder_layers=config.decoder_layers,
-        encoder_attention_heads=config.attention_heads,
-        decoder_attention_heads=config.attention_heads,
-        encoder_ffn_dim=config.ffn_dim,
-        decoder_ffn_dim=config.ffn_dim,
-        dropout=config.dropout,
-        attention_dropout=0.0,
-        activation_dropout=0.0,
-        max_position_embeddings=max(256, 2 * config.max_tokens),
-        pad_token_id=vocab.pad_id,
-        eos_token_id=vocab.eos_id,
-        decoder_start_token_id=vocab.pad_id,
-        forced_eos_token_id=vocab.eos_id,
-        scale_embedding=True,
-        share_encoder_decoder_embeddings=True,
-        tie_word_embeddings=True,
-        activation_function="swish",
-    )
-    model = MarianMTModel(model_config)
-    _zero_pad_row(model, vocab.pad_id)
-    return model
-
-
-def _zero_pad_row(model: Any, pad_id: int) -> None:
-    # CTranslate2 starts the decoder from a zero vector where transformers looks up <pad>: keep that row zero
-    # so both give the same output. With tied embeddings the output layer would otherwise move it.
-    torch = _require_torch()
-    with torch.no_grad():
-        model.get_input_embeddings().weight[pad_id].zero_()
+# ---------------------------------------------------------------- recipes (one per architecture)
 
 
 def _pad(rows: Sequence[Sequence[int]], value: int) -> Any:
@@ -285,48 +250,271 @@ def _lr_factor(step: int, warmup: int) -> float:
     return min(step / warmup, math.sqrt(warmup / step))
 
 
-# ---------------------------------------------------------------- evaluation
+def _zero_pad_row(model: Any, pad_id: int) -> None:
+    # CTranslate2 starts the decoder from a zero vector where transformers looks up <pad>: keep that row zero
+    # so both give the same output. With tied embeddings the output layer would otherwise move it.
+    torch = _require_torch()
+    with torch.no_grad():
+        model.get_input_embeddings().weight[pad_id].zero_()
 
 
-def _export_checkpoint(model: Any, vocab: MarianVocabulary, directory: Path) -> None:
+class MarianRecipe:
+    """Encoder-decoder from scratch: Marian architecture, target-language tokens, joint sentencepiece."""
+
+    family = "marian"
+
+    def __init__(self, config: TrainingConfig):
+        self.config = config
+        self.vocab: MarianVocabulary | None = None
+
+    def prompt(self) -> None:
+        return None
+
+    def vocabulary(self, work: Path, train_pairs: Sequence[ParallelPair], languages: Sequence[str]) -> None:
+        prefix = work / "spm"
+        if prefix.with_suffix(".model").exists():
+            self.vocab = MarianVocabulary(prefix.with_suffix(".model"))
+        else:
+            texts = (t for p in train_pairs for t in (p.source, p.target))
+            self.vocab = MarianVocabulary.train(texts, prefix, self.config.vocab_size,
+                                                [_language_token(lang) for lang in languages])
+
+    def encode(self, examples: Sequence[ParallelPair]) -> dict[str, Any]:
+        assert self.vocab is not None
+        sources = [self.vocab.encode(p.source, _language_token(p.target_lang)) for p in examples]
+        targets = [self.vocab.encode(p.target) for p in examples]
+        cap = self.config.max_tokens
+        keep = [i for i in range(len(examples)) if len(sources[i]) <= cap and len(targets[i]) <= cap]
+        return {"sources": [sources[i] for i in keep], "targets": [targets[i] for i in keep],
+                "dropped_too_long": len(examples) - len(keep)}
+
+    def lengths(self, data: dict[str, Any], stage: int = 2) -> list[int]:
+        return [max(len(s), len(t)) for s, t in zip(data["sources"], data["targets"])]
+
+    def new_model(self) -> Any:
+        from transformers import MarianConfig, MarianMTModel
+
+        config, vocab = self.config, self.vocab
+        assert vocab is not None
+        model_config = MarianConfig(
+            vocab_size=vocab.pad_id + 1, d_model=config.d_model, encoder_layers=config.encoder_layers,
+            decoder_layers=config.decoder_layers, encoder_attention_heads=config.attention_heads,
+            decoder_attention_heads=config.attention_heads, encoder_ffn_dim=config.ffn_dim,
+            decoder_ffn_dim=config.ffn_dim, dropout=config.dropout, attention_dropout=0.0, activation_dropout=0.0,
+            max_position_embeddings=max(256, 2 * config.max_tokens), pad_token_id=vocab.pad_id,
+            eos_token_id=vocab.eos_id, decoder_start_token_id=vocab.pad_id, forced_eos_token_id=vocab.eos_id,
+            scale_embedding=True, share_encoder_decoder_embeddings=True, tie_word_embeddings=True,
+            activation_function="swish",
+        )
+        model = MarianMTModel(model_config)
+        _zero_pad_row(model, vocab.pad_id)
+        return model
+
+    def loss(self, model: Any, data: dict[str, Any], rows: list[int], stage: int = 2) -> tuple[Any, int]:
+        torch = _require_torch()
+        vocab = self.vocab
+        assert vocab is not None
+        sources, targets = data["sources"], data["targets"]
+        input_ids = _pad([sources[i] for i in rows], vocab.pad_id)
+        labels = _pad([targets[i] for i in rows], -100)
+        # Teacher forcing starts from <pad>, the decoder start token of Marian models.
+        decoder_input = _pad([[vocab.pad_id] + targets[i][:-1] for i in rows], vocab.pad_id)
+        logits = model(input_ids=input_ids, attention_mask=(input_ids != vocab.pad_id).long(),
+                       decoder_input_ids=decoder_input).logits
+        loss = torch.nn.functional.cross_entropy(logits.view(-1, logits.size(-1)), labels.view(-1),
+                                                 ignore_index=-100, label_smoothing=self.config.label_smoothing)
+        tokens = int((labels != -100).sum()) + int((input_ids != vocab.pad_id).sum())
+        return loss, tokens
+
+    def after_step(self, model: Any) -> None:
+        assert self.vocab is not None
+        _zero_pad_row(model, self.vocab.pad_id)
+
+    def export(self, model: Any, directory: Path) -> None:
+        vocab = self.vocab
+        assert vocab is not None
+        directory.mkdir(parents=True, exist_ok=True)
+        model.generation_config.bad_words_ids = [[vocab.pad_id]]
+        model.generation_config.max_length = 256
+        model.save_pretrained(directory)
+        vocab.write_hf_files(directory)
+
+
+DECODER_TEMPLATE = "{source_lang}: {text}\n{target_lang}:"
+
+
+class DecoderRecipe:
+    """Decoder-only (Llama architecture): stage 1 causal LM on both languages' text, stage 2 translation
+    prompts in both directions with the loss on the answer only. ``init_from`` fine-tunes an existing
+    causal LM checkpoint (stage 2 only) with its own tokenizer."""
+
+    family = "llm"
+
+    def __init__(self, config: TrainingConfig):
+        self.config = config
+        self.tokenizer: Any = None
+
+    def prompt(self) -> PromptFormat:
+        return PromptFormat(template=DECODER_TEMPLATE, stop=("\n",))
+
+    def vocabulary(self, work: Path, train_pairs: Sequence[ParallelPair], languages: Sequence[str]) -> None:
+        from transformers import AutoTokenizer
+
+        if self.config.init_from:
+            self.tokenizer = AutoTokenizer.from_pretrained(self.config.init_from)
+            return
+        directory = work / "tokenizer"
+        if not (directory / "tokenizer.json").exists():
+            _train_bpe_tokenizer(directory, (t for p in train_pairs for t in (p.source, p.target)),
+                                 self.config.vocab_size)
+        self.tokenizer = AutoTokenizer.from_pretrained(directory)
+
+    def _prompt_ids(self, pair: ParallelPair) -> list[int]:
+        text = DECODER_TEMPLATE.format(source_lang=parse_language(pair.source_lang).name, text=pair.source,
+                                       target_lang=parse_language(pair.target_lang).name)
+        return list(self.tokenizer(text)["input_ids"])
+
+    def encode(self, examples: Sequence[ParallelPair]) -> dict[str, Any]:
+        tok = self.tokenizer
+        eos = tok.eos_token_id
+        cap = self.config.max_tokens
+        prompts, answers = [], []
+        for pair in examples:
+            prompt = self._prompt_ids(pair)
+            answer = list(tok(" " + pair.target, add_special_tokens=False)["input_ids"]) + [eos]
+            if len(prompt) + len(answer) <= 2 * cap:
+                prompts.append(prompt)
+                answers.append(answer)
+        monolingual = []
+        if not self.config.init_from:
+            seen: set[str] = set()
+            for pair in examples:
+                if pair.source not in seen:
+                    seen.add(pair.source)
+                    ids = list(tok(pair.source)["input_ids"]) + [eos]
+                    if len(ids) <= cap:
+                        monolingual.append(ids)
+        return {"prompts": prompts, "answers": answers, "monolingual": monolingual,
+                "dropped_too_long": len(examples) - len(prompts)}
+
+    def lengths(self, data: dict[str, Any], stage: int = 2) -> list[int]:
+        if stage == 1:
+            return [len(m) for m in data["monolingual"]]
+        return [len(p) + len(a) for p, a in zip(data["prompts"], data["answers"])]
+
+    def new_model(self) -> Any:
+        from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM
+
+        if self.config.init_from:
+            return AutoModelForCausalLM.from_pretrained(self.config.init_from)
+        c, tok = self.config, self.tokenizer
+        model_config = LlamaConfig(
+            vocab_size=len(tok), hidden_size=c.d_model, intermediate_size=c.ffn_dim,
+            num_hidden_layers=c.decoder_layers, num_attention_heads=c.attention_heads,
+            num_key_value_heads=c.attention_heads, max_position_embeddings=max(256, 2 * c.max_tokens + 16),
+            bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
+            tie_word_embeddings=True, attention_dropout=0.0,
+        )
+        return LlamaForCausalLM(model_config)
+
+    def loss(self, model: Any, data: dict[str, Any], rows: list[int], stage: int = 2) -> tuple[Any, int]:
+        torch = _require_torch()
+        pad = self.tokenizer.pad_token_id
+        if stage == 1:
+            sequences = [data["monolingual"][i] for i in rows]
+            labels_rows = sequences
+        else:
+            sequences = [data["prompts"][i] + data["answers"][i] for i in rows]
+            # The loss is on the answer only: the prompt is given, not predicted.
+            labels_rows = [[-100] * len(data["prompts"][i]) + data["answers"][i] for i in rows]
+        input_ids = _pad(sequences, pad)
+        labels = _pad(labels_rows, -100)
+        attention = _pad([[1] * len(s) for s in sequences], 0)
+        logits = model(input_ids=input_ids, attention_mask=attention).logits
+        shifted = logits[:, :-1].reshape(-1, logits.size(-1))
+        targets = labels[:, 1:].reshape(-1)
+        loss = torch.nn.functional.cross_entropy(shifted, targets, ignore_index=-100,
+                                                 label_smoothing=self.config.label_smoothing)
+        return loss, int(attention.sum())
+
+    def after_step(self, model: Any) -> None:
+        return None
+
+    def export(self, model: Any, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        model.save_pretrained(directory)
+        self.tokenizer.save_pretrained(directory)
+
+
+def _train_bpe_tokenizer(directory: Path, texts: Iterator[str], vocab_size: int) -> None:
+    """A byte-level BPE tokenizer (every byte has a token, so no text is ever <unk>), saved as a working
+    ``tokenizer.json`` — transformers 5 cannot build a Llama tokenizer from a raw sentencepiece file."""
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+    from transformers import PreTrainedTokenizerFast
+
     directory.mkdir(parents=True, exist_ok=True)
-    model.generation_config.bad_words_ids = [[vocab.pad_id]]
-    model.generation_config.max_length = 256
-    model.save_pretrained(directory)
-    vocab.write_hf_files(directory)
+    backend = Tokenizer(models.BPE())
+    backend.normalizer = normalizers.NFC()
+    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    backend.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=["<unk>", "<s>", "</s>", "<pad>"],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    backend.train_from_iterator(texts, trainer)
+    backend.post_processor = processors.TemplateProcessing(
+        single="<s> $A", pair="<s> $A <s> $B", special_tokens=[("<s>", backend.token_to_id("<s>"))])
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, bos_token="<s>", eos_token="</s>",
+                                        unk_token="<unk>", pad_token="<pad>")
+    tokenizer.save_pretrained(directory)
 
 
-def evaluate_ct2(model_dir: Path, vocab: MarianVocabulary, dev: Sequence[ParallelPair], threads: int) -> dict[str, Any]:
-    """Greedy-decode the dev pairs with a converted model and score each direction with sacreBLEU."""
-    import ctranslate2
+Recipe = MarianRecipe | DecoderRecipe
+
+
+def make_recipe(config: TrainingConfig) -> Recipe:
+    if config.arch == "marian":
+        if config.init_from:
+            raise InvalidRequest("--init-from fine-tunes causal LMs (--arch decoder); Marian models train from scratch")
+        return MarianRecipe(config)
+    if config.arch == "decoder":
+        return DecoderRecipe(config)
+    raise InvalidRequest(f"unknown architecture {config.arch!r}; accepted: marian, decoder")
+
+
+# ---------------------------------------------------------------- evaluation through the engine
+
+
+def _convert(checkpoint: Path, output: Path, quantization: str | None, manifest_extra: dict[str, Any],
+             prompt: PromptFormat | None = None) -> None:
+    from mt._convert import convert_model
+
+    convert_model(str(checkpoint), output, quantization=quantization, force=True, manifest_extra=dict(manifest_extra),
+                  prompt=prompt)
+
+
+def evaluate_model(model_dir: Path, dev: Sequence[ParallelPair], threads: int) -> dict[str, Any]:
+    """Greedy-decode the dev pairs with a converted model through the engine; sacreBLEU per direction."""
     import sacrebleu
 
-    translator = ctranslate2.Translator(str(model_dir), device="cpu", compute_type="int8", intra_threads=threads)
+    from mt._engine import RuntimeOptions, TranslationOptions, load_translator
+
+    translator = load_translator(model_dir, RuntimeOptions(device="cpu", compute_type="int8", intra_threads=threads))
+    options = TranslationOptions(beam_size=1, max_decoding_length=160)
     scores: dict[str, Any] = {}
     by_direction: dict[str, list[ParallelPair]] = {}
     for pair in dev:
         by_direction.setdefault(f"{pair.source_lang}-{pair.target_lang}", []).append(pair)
     for direction, pairs in sorted(by_direction.items()):
-        batch = [
-            [vocab.pieces[i] for i in vocab.encode(p.source, _language_token(p.target_lang))] for p in pairs
-        ]
-        results = translator.translate_batch(batch, beam_size=1, max_batch_size=2048, batch_type="tokens",
-                                             max_decoding_length=160)
-        hyps = [vocab.decode(r.hypotheses[0]) for r in results]
+        results = translator.translate_segments([p.source for p in pairs], parse_language(pairs[0].source_lang),
+                                                parse_language(pairs[0].target_lang), options)
+        hyps = [r.text for r in results]
         refs = [p.target for p in pairs]
         tokenize = "ja-mecab" if pairs[0].target_lang == "ja" else "13a"
         bleu = sacrebleu.corpus_bleu(hyps, [refs], tokenize=tokenize)
         chrf = sacrebleu.corpus_chrf(hyps, [refs])
         scores[direction] = {"bleu": round(bleu.score, 2), "chrf": round(chrf.score, 2), "sentences": len(pairs),
-                             "example": hyps[0]}
+                             "example": hyps[0] if hyps else ""}
     scores["mean_chrf"] = round(sum(v["chrf"] for v in scores.values()) / max(1, len(by_direction)), 3)
     return scores
-
-
-def _convert(checkpoint: Path, output: Path, quantization: str | None, manifest_extra: dict[str, Any]) -> None:
-    from mt._convert import convert_model
-
-    convert_model(str(checkpoint), output, quantization=quantization, force=True, manifest_extra=manifest_extra)
 
 
 # ---------------------------------------------------------------- the run
@@ -372,9 +560,19 @@ def _average_state_dicts(paths: Sequence[Path]) -> dict[str, Any]:
     return {k: (v.float() if v.is_floating_point() else v) for k, v in total.items()}
 
 
+def _stage_budget(config: TrainingConfig, recipe: Recipe) -> tuple[float | None, int | None]:
+    """When stage 1 (language modelling) ends: (seconds, steps); (0, 0) for single-stage recipes."""
+    if not isinstance(recipe, DecoderRecipe) or config.init_from or config.pretrain_fraction <= 0:
+        return 0.0, 0
+    seconds = config.time_budget_minutes * 60 * config.pretrain_fraction if config.time_budget_minutes else None
+    steps = int(config.max_steps * config.pretrain_fraction) if config.max_steps else None
+    return seconds, steps
+
+
 def train(config: TrainingConfig) -> dict[str, Any]:
     """Run (or resume) training and export the converted model. Returns a summary of the run."""
     torch = _require_torch()
+    recipe = make_recipe(config)
     work = config.work_dir
     work.mkdir(parents=True, exist_ok=True)
     random.seed(config.seed)
@@ -388,7 +586,8 @@ def train(config: TrainingConfig) -> dict[str, Any]:
     saved_config = work / "config.json"
     if resumed and saved_config.exists():
         previous = json.loads(saved_config.read_text())
-        for key in ("train", "vocab_size", "d_model", "encoder_layers", "decoder_layers", "bidirectional"):
+        previous.setdefault("arch", "marian")
+        for key in ("arch", "train", "vocab_size", "d_model", "encoder_layers", "decoder_layers", "bidirectional"):
             if previous.get(key) != config.to_json().get(key):
                 raise InvalidRequest(
                     f"{work} holds a run with {key}={previous.get(key)!r}, not {config.to_json().get(key)!r}; "
@@ -403,41 +602,32 @@ def train(config: TrainingConfig) -> dict[str, Any]:
     dev_by_dir: dict[str, list[ParallelPair]] = {}
     for pair in dev_examples:
         dev_by_dir.setdefault(f"{pair.source_lang}-{pair.target_lang}", []).append(pair)
-    dev_examples = [p for pairs in dev_by_dir.values() for p in dev_rng.sample(pairs, min(len(pairs), config.dev_sentences))]
-    languages = sorted({p.source_lang for p in examples} | {p.target_lang for p in examples})
-    language_tokens = [_language_token(lang) for lang in languages]
-
-    spm_prefix = work / "spm"
-    if spm_prefix.with_suffix(".model").exists():
-        vocab = MarianVocabulary(spm_prefix.with_suffix(".model"))
-    else:
-        texts = (t for p in train_pairs for t in (p.source, p.target))
-        vocab = MarianVocabulary.train(texts, spm_prefix, config.vocab_size, language_tokens)
+    dev_examples = [p for pairs in dev_by_dir.values()
+                    for p in dev_rng.sample(pairs, min(len(pairs), config.dev_sentences))]
+    directions = sorted({(p.source_lang, p.target_lang) for p in examples})
+    languages = sorted({lang for pair in directions for lang in pair})
+    recipe.vocabulary(work, train_pairs, languages)
 
     data_path = work / "data.pt"
     if data_path.exists():
         data = torch.load(data_path, weights_only=False)
     else:
         log.info("tokenising %d examples", len(examples))
-        sources = [vocab.encode(p.source, _language_token(p.target_lang)) for p in examples]
-        targets = [vocab.encode(p.target) for p in examples]
-        keep = [i for i in range(len(examples)) if len(sources[i]) <= config.max_tokens and len(targets[i]) <= config.max_tokens]
-        data = {"sources": [sources[i] for i in keep], "targets": [targets[i] for i in keep],
-                "dropped_too_long": len(examples) - len(keep)}
+        data = recipe.encode(examples)
         torch.save(data, data_path)
-    sources, targets = data["sources"], data["targets"]
-    lengths = [max(len(s), len(t)) for s, t in zip(sources, targets)]
 
-    model = _new_model(config, vocab)
+    model = recipe.new_model()
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, betas=(0.9, 0.98), eps=1e-9,
                                   weight_decay=0.0)
+    stage1_seconds, stage1_steps = _stage_budget(config, recipe)
     run: dict[str, Any] = {"step": 0, "epoch": 0, "batch": 0, "elapsed": 0.0, "best": None, "history": [],
-                           "losses": [], "checkpoints": []}
+                           "losses": [], "checkpoints": [], "stage": 1 if (stage1_seconds or stage1_steps) else 2}
     if resumed:
         saved = torch.load(state_path, map_location="cpu", weights_only=False)
         model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
         run = saved["run"]
+        run.setdefault("stage", 2)
         random.setstate(saved["python_rng"])
         torch.set_rng_state(saved["torch_rng"])
         log.info("resumed at step %d (%.1f minutes trained)", run["step"], run["elapsed"] / 60)
@@ -448,14 +638,14 @@ def train(config: TrainingConfig) -> dict[str, Any]:
                     "python_rng": random.getstate(), "torch_rng": torch.get_rng_state()}, tmp)
         tmp.replace(state_path)
 
-    def evaluate(label: str) -> dict[str, Any]:
-        with tempfile.TemporaryDirectory(dir=work) as tmp:
-            checkpoint = Path(tmp) / "hf"
-            _export_checkpoint(model, vocab, checkpoint)
-            from ctranslate2.converters import TransformersConverter
+    manifest_base = {"name": config.name, "languages": languages, "pairs": directions,
+                     "max_input_tokens": 2 * config.max_tokens}
 
-            TransformersConverter(str(checkpoint)).convert(str(Path(tmp) / "ct2"), force=True)
-            return evaluate_ct2(Path(tmp) / "ct2", vocab, dev_examples, threads)
+    def evaluate() -> dict[str, Any]:
+        with tempfile.TemporaryDirectory(dir=work) as tmp:
+            recipe.export(model, Path(tmp) / "hf")
+            _convert(Path(tmp) / "hf", Path(tmp) / "ct2", "int8", manifest_base, recipe.prompt())
+            return evaluate_model(Path(tmp) / "ct2", dev_examples, threads)
 
     budget_s = config.time_budget_minutes * 60 if config.time_budget_minutes else None
     progress = _Progress(budget_s, config.max_steps)
@@ -468,18 +658,21 @@ def train(config: TrainingConfig) -> dict[str, Any]:
         elapsed = time.monotonic() - start
         return bool((budget_s and elapsed >= budget_s) or (config.max_steps and run["step"] >= config.max_steps))
 
+    def stage_over() -> bool:
+        if run["stage"] != 1:
+            return False
+        elapsed = time.monotonic() - start
+        return bool((stage1_seconds and elapsed >= stage1_seconds) or (stage1_steps and run["step"] >= stage1_steps))
+
     while not out_of_time():
+        if stage_over():
+            log.info("stage 1 (language modelling) done at step %d; fine-tuning on translation", run["step"])
+            run.update(stage=2, epoch=0, batch=0)
+        lengths = recipe.lengths(data, run["stage"])
         batches = _batches(lengths, config.batch_tokens, random.Random(config.seed * 1000 + run["epoch"]))
-        while run["batch"] < len(batches) and not out_of_time():
+        while run["batch"] < len(batches) and not out_of_time() and not stage_over():
             rows = batches[run["batch"]]
-            input_ids = _pad([sources[i] for i in rows], vocab.pad_id)
-            labels = _pad([targets[i] for i in rows], -100)
-            # Teacher forcing starts from <pad>, the decoder start token of Marian models.
-            decoder_input = _pad([[vocab.pad_id] + targets[i][:-1] for i in rows], vocab.pad_id)
-            logits = model(input_ids=input_ids, attention_mask=(input_ids != vocab.pad_id).long(),
-                           decoder_input_ids=decoder_input).logits
-            loss = torch.nn.functional.cross_entropy(logits.view(-1, logits.size(-1)), labels.view(-1),
-                                                     ignore_index=-100, label_smoothing=config.label_smoothing)
+            loss, tokens = recipe.loss(model, data, rows, run["stage"])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip_norm)
@@ -488,19 +681,19 @@ def train(config: TrainingConfig) -> dict[str, Any]:
             for group in optimizer.param_groups:
                 group["lr"] = lr
             optimizer.step()
-            _zero_pad_row(model, vocab.pad_id)
+            recipe.after_step(model)
             run["batch"] += 1
-            tokens_seen += int((labels != -100).sum()) + int((input_ids != vocab.pad_id).sum())
+            tokens_seen += tokens
             now = time.monotonic()
             run["elapsed"] = now - start
             tokens_per_s = tokens_seen / max(now - window_start, 1e-6)
             if run["step"] % config.log_every == 0:
-                run["losses"].append({"step": run["step"], "loss": round(loss.item(), 4),
+                run["losses"].append({"step": run["step"], "loss": round(loss.item(), 4), "stage": run["stage"],
                                       "minutes": round(run["elapsed"] / 60, 2), "tokens_per_s": round(tokens_per_s)})
             progress.show(run["step"], run["elapsed"], loss.item(), tokens_per_s, lr)
-            if now - last_eval >= config.eval_minutes * 60:
+            if run["stage"] == 2 and now - last_eval >= config.eval_minutes * 60:
                 model.eval()
-                scores = evaluate(f"step{run['step']}")
+                scores = evaluate()
                 model.train()
                 scores.update(step=run["step"], minutes=round(run["elapsed"] / 60, 2))
                 run["history"].append(scores)
@@ -509,7 +702,7 @@ def train(config: TrainingConfig) -> dict[str, Any]:
                 torch.save(model.state_dict(), snapshot)
                 run["checkpoints"] = (run["checkpoints"] + [snapshot.name])[-config.average_last:]
                 for old in work.glob("weights-step*.pt"):
-                    if old.name not in run["checkpoints"] and old.name != "best.pt":
+                    if old.name not in run["checkpoints"]:
                         old.unlink()
                 if run["best"] is None or scores["mean_chrf"] > run["best"]["mean_chrf"]:
                     run["best"] = scores
@@ -521,19 +714,19 @@ def train(config: TrainingConfig) -> dict[str, Any]:
             elif now - last_ckpt >= config.checkpoint_minutes * 60:
                 save_state()
                 last_ckpt = time.monotonic()
-        run["epoch_fraction"] = run["epoch"] + run["batch"] / len(batches)
+        run["epoch_fraction"] = run["epoch"] + run["batch"] / max(1, len(batches))
         if run["batch"] >= len(batches):
             run["epoch"] += 1
             run["batch"] = 0
     save_state()
     sys.stderr.write("\n")
-    directions = sorted({(p.source_lang, p.target_lang) for p in examples})
-    return finish(config, model, vocab, run, corpora, dev_examples, threads, data.get("dropped_too_long", 0), directions)
+    return finish(config, recipe, model, run, corpora, dev_examples, threads, data.get("dropped_too_long", 0),
+                  manifest_base)
 
 
-def finish(config: TrainingConfig, model: Any, vocab: MarianVocabulary, run: dict[str, Any], corpora: dict[str, Any],
+def finish(config: TrainingConfig, recipe: Recipe, model: Any, run: dict[str, Any], corpora: dict[str, Any],
            dev_examples: Sequence[ParallelPair], threads: int, dropped_too_long: int,
-           directions: list[tuple[str, str]]) -> dict[str, Any]:
+           manifest_base: dict[str, Any]) -> dict[str, Any]:
     """Pick the best of (last, best, averaged) weights by dev score, export and convert."""
     torch = _require_torch()
     work = config.work_dir
@@ -548,18 +741,16 @@ def finish(config: TrainingConfig, model: Any, vocab: MarianVocabulary, run: dic
     for label, weights in candidates.items():
         model.load_state_dict(weights)
         with tempfile.TemporaryDirectory(dir=work) as tmp:
-            _export_checkpoint(model, vocab, Path(tmp) / "hf")
-            from ctranslate2.converters import TransformersConverter
-
-            TransformersConverter(str(Path(tmp) / "hf")).convert(str(Path(tmp) / "ct2"), force=True)
-            results[label] = evaluate_ct2(Path(tmp) / "ct2", vocab, dev_examples, threads)
+            recipe.export(model, Path(tmp) / "hf")
+            _convert(Path(tmp) / "hf", Path(tmp) / "ct2", "int8", manifest_base, recipe.prompt())
+            results[label] = evaluate_model(Path(tmp) / "ct2", dev_examples, threads)
     chosen = max(results, key=lambda k: results[k]["mean_chrf"])
     model.load_state_dict(candidates[chosen])
-    _zero_pad_row(model, vocab.pad_id)
+    recipe.after_step(model)
     checkpoint = work / "export-hf"
     if checkpoint.exists():
         shutil.rmtree(checkpoint)
-    _export_checkpoint(model, vocab, checkpoint)
+    recipe.export(model, checkpoint)
     summary = {
         "steps": run["step"],
         "epochs": round(run.get("epoch_fraction", run["epoch"]), 2),
@@ -569,15 +760,11 @@ def finish(config: TrainingConfig, model: Any, vocab: MarianVocabulary, run: dic
         "examples_too_long_dropped": dropped_too_long,
     }
     manifest_extra = {
-        "name": config.name,
-        "languages": sorted({lang for pair in directions for lang in pair}),
-        "pairs": directions,
-        # Sentences longer than the training cap are split before translation rather than degraded.
-        "max_input_tokens": 2 * config.max_tokens,
+        **manifest_base,
         "license": config.license,
         "corpora": corpora,
         "training": {"config": config.to_json(), "summary": summary},
     }
-    _convert(checkpoint, config.output, config.quantization, manifest_extra)
+    _convert(checkpoint, config.output, config.quantization, manifest_extra, recipe.prompt())
     (work / "history.json").write_text(json.dumps(run, indent=1, ensure_ascii=False))
     return summary

@@ -180,7 +180,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     config = TrainingConfig(
         train=args.train, dev=args.dev or [], output=output,
         work_dir=Path(args.work_dir or Path.home() / ".cache" / "kakehashi" / "train" / output.name),
-        name=args.name or output.name, sample=sample, bidirectional=not args.one_direction,
+        name=args.name or output.name, arch=args.arch, init_from=args.init_from,
+        pretrain_fraction=args.pretrain_fraction, sample=sample, bidirectional=not args.one_direction,
         vocab_size=args.vocab_size, d_model=args.d_model, encoder_layers=args.encoder_layers,
         decoder_layers=args.decoder_layers, attention_heads=args.heads, ffn_dim=args.ffn_dim,
         max_tokens=args.max_tokens, batch_tokens=args.batch_tokens, learning_rate=args.lr,
@@ -247,11 +248,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", "-o", required=True, help="directory for the converted model")
     p.add_argument("--work-dir", help="checkpoints and state (default ~/.cache/kakehashi/train/NAME); resumable")
     p.add_argument("--name")
+    p.add_argument("--arch", choices=["marian", "decoder"], default="marian",
+                   help="marian: encoder-decoder; decoder: Llama-architecture LLM (pretraining, then translation "
+                        "prompts with the loss on the answer)")
+    p.add_argument("--init-from", help="decoder: fine-tune this Hugging Face causal LM (directory or hub id)")
+    p.add_argument("--pretrain-fraction", type=float, default=0.4,
+                   help="decoder from scratch: share of the budget for language modelling (stage 1)")
     p.add_argument("--sample", action="append", help="CORPUS=N: use N pairs of a corpus (repeatable)")
     p.add_argument("--one-direction", action="store_true", help="train source→target only (default: both)")
     p.add_argument("--vocab-size", type=int, default=8000)
     p.add_argument("--d-model", type=int, default=256)
-    p.add_argument("--encoder-layers", type=int, default=3)
+    p.add_argument("--encoder-layers", type=int, default=3, help="marian only")
     p.add_argument("--decoder-layers", type=int, default=3)
     p.add_argument("--heads", type=int, default=4)
     p.add_argument("--ffn-dim", type=int, default=1024)
