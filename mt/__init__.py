@@ -32,7 +32,7 @@ from mt._errors import (
 from mt._langid import DetectedLanguage, LanguageDetector
 from mt._languages import Language, family_tokens, parse_language, supported_codes
 from mt._manifest import Manifest, PromptFormat
-from mt._pipeline import Alternative, Kakehashi, Segment, Translation
+from mt._pipeline import Alternative, Kakehashi, Segment, StreamEvent, Translation
 from mt._registry import Registry, RegistryEntry, Route
 from mt._segmentation import Piece, join_translation, segment, split_long
 
@@ -67,6 +67,7 @@ __all__ = [
     "Segment",
     "SegmentResult",
     "Settings",
+    "StreamEvent",
     "Translation",
     "TranslationOptions",
     "Translator",

@@ -10,7 +10,7 @@ Both take already-segmented sentences; segmentation, routing and pivoting live i
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -143,6 +143,23 @@ class Translator(Protocol):
 
     def count_tokens(self, text: str) -> int: ...
 
+    def stream_segment(
+        self, sentence: str, source: Language, target: Language, options: TranslationOptions
+    ) -> Iterator[str]: ...
+
+
+def _deltas(pieces: Iterator[str], decode: Callable[[list[str]], str]) -> Iterator[str]:
+    """Turn a stream of tokens into a stream of text increments (what was added since the last one)."""
+    tokens: list[str] = []
+    sent = ""
+    for piece in pieces:
+        tokens.append(piece)
+        text = decode(tokens)
+        # Hold back a trailing replacement character: the next byte token may complete it.
+        if text.startswith(sent) and len(text) > len(sent) and not text.endswith("\ufffd"):
+            yield text[len(sent) :]
+            sent = text
+
 
 def _length_normalised(score: float, tokens: int) -> float:
     return score / max(tokens, 1)
@@ -251,6 +268,31 @@ class EncoderDecoderTranslator:
         return out
 
 
+    def stream_segment(
+        self, sentence: str, source: Language, target: Language, options: TranslationOptions
+    ) -> Iterator[str]:
+        """Greedy (or sampled) decoding of one sentence, yielding text as tokens arrive."""
+        language_prefix = self._language_prefix(target, source)
+        prefix = language_prefix + self._user_prefix(options)
+        max_length = options.max_decoding_length
+        if self.manifest.max_positions:
+            max_length = min(max_length, self.manifest.max_positions - 1)
+        steps = self.model.generate_tokens(
+            self._source_tokens(sentence, source, target), target_prefix=prefix or None,
+            max_decoding_length=max_length, sampling_topk=options.sampling_topk, sampling_topp=options.sampling_topp,
+            sampling_temperature=options.sampling_temperature, repetition_penalty=options.repetition_penalty,
+            no_repeat_ngram_size=options.no_repeat_ngram_size, max_input_length=0,
+        )
+        user_prefix = self._user_prefix(options)
+        pieces = (step.token for step in steps if not step.is_last or step.token not in self.tokenizer.special_tokens)
+        yield from _deltas(_prepend(user_prefix, pieces), self.tokenizer.decode)
+
+
+def _prepend(first: list[str], rest: Iterator[str]) -> Iterator[str]:
+    yield from first
+    yield from rest
+
+
 class DecoderOnlyTranslator:
     """A converted decoder-only LLM run by ``ctranslate2.Generator`` with a prompt template."""
 
@@ -353,6 +395,30 @@ class DecoderOnlyTranslator:
                 hypotheses.append(Hypothesis(text, _length_normalised(float(score), len(ids)), len(ids)))
             out.append(SegmentResult(tuple(hypotheses), len(prompt)))
         return out
+
+    def stream_segment(
+        self, sentence: str, source: Language, target: Language, options: TranslationOptions
+    ) -> Iterator[str]:
+        """Greedy (or sampled) generation for one sentence, yielding the answer's text as tokens arrive."""
+        prompt = self._prompt_tokens(sentence, source, target)
+        prefix_tokens = (self.tokenizer.encode(options.target_prefix, add_special_tokens=False)
+                         if options.target_prefix else [])
+        max_length = options.max_decoding_length
+        if self.manifest.max_positions:
+            max_length = max(1, min(max_length, self.manifest.max_positions - len(prompt) - len(prefix_tokens)))
+        steps = self.model.generate_tokens(
+            prompt + prefix_tokens, max_length=max_length, sampling_topk=options.sampling_topk,
+            sampling_topp=options.sampling_topp, sampling_temperature=options.sampling_temperature,
+            repetition_penalty=options.repetition_penalty, no_repeat_ngram_size=options.no_repeat_ngram_size,
+            end_token=self._end_tokens(),
+        )
+        prefix_text = options.target_prefix or ""
+
+        def decode(ids: list[str]) -> str:
+            generated = self.tokenizer.hf.decode([int(i) for i in ids], skip_special_tokens=True)
+            return self.extract_answer(prefix_text + generated)
+
+        yield from _deltas((str(step.token_id) for step in steps), decode)
 
 
 def load_translator(directory: Path, runtime: RuntimeOptions | None = None) -> Translator:

@@ -9,7 +9,7 @@ references.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -95,6 +95,16 @@ class Translation:
             "models": list(self.models),
             "cached": self.cached,
         }
+
+
+@dataclass(frozen=True)
+class StreamEvent:
+    """``delta``: more text of sentence ``segment``; ``translation``: the finished text (last event)."""
+
+    kind: str
+    segment: int = -1
+    text: str = ""
+    translation: Translation | None = None
 
 
 @dataclass
@@ -215,6 +225,67 @@ class Kakehashi:
             for job, translation in zip(group, self._translate_group(group, route, target_lang, options, runner)):
                 results[job.index] = translation
         return [r for r in results if r is not None]
+
+    def stream(
+        self, text: str, source: str, target: str, *, model: str | None = None,
+        options: TranslationOptions | None = None,
+    ) -> Iterator[StreamEvent]:
+        """Translate one text sentence by sentence, yielding text as the model produces it.
+
+        Decoding is greedy (or sampled): beam search needs the whole hypothesis before it can answer. Pivoted
+        pairs stream the last leg. Streamed sentences carry no score (0.0).
+        """
+        options = options or TranslationOptions(beam_size=1)
+        target_lang = parse_language(target)
+        detected = None
+        if source == AUTO:
+            source_lang = target_lang
+            if text.strip() and any(ch.isalpha() for ch in text):
+                detected = self.detect(text)
+                source_lang = parse_language(detected.language)
+        else:
+            source_lang = parse_language(source)
+        job = _Job(0, text, source_lang, detected)
+        if not text.strip() or source_lang.base == target_lang.base:
+            yield StreamEvent("translation", translation=self._unchanged(job, target_lang))
+            return
+        route = self.registry.route(source_lang, target_lang, model)
+        first = self.translator(route.steps[0][0])
+        limit = options.max_input_tokens or first.manifest.max_input_tokens
+        if first.manifest.max_positions:
+            limit = min(limit, first.manifest.max_positions - 2)
+        job.pieces = segment(text)
+        spans = [p for p in job.pieces if p.translate]
+        job.parts = [[q for q in (p.strip() for p in split_long(span.text, limit, first.count_tokens)) if q]
+                     or [span.text] for span in spans]
+        sentences = [part for parts in job.parts for part in parts]
+        if route.pivoted:
+            leading = Route(route.steps[:-1])
+            sentences = [r.text for r in self._run_route(sentences, leading, TranslationOptions(
+                beam_size=options.beam_size, max_decoding_length=options.max_decoding_length), run_directly)]
+        entry, step_source, step_target = route.steps[-1]
+        last = self.translator(entry)
+        joiner = "" if writes_without_spaces(target_lang.code) else " "
+        translated: list[str] = []
+        cursor = 0
+        for index, parts in enumerate(job.parts):
+            pieces_out: list[str] = []
+            for number, part in enumerate(sentences[cursor : cursor + len(parts)]):
+                if number:
+                    yield StreamEvent("delta", index, joiner)
+                produced = ""
+                for delta in last.stream_segment(part, parse_language(step_source), parse_language(step_target),
+                                                 options):
+                    produced += delta
+                    yield StreamEvent("delta", index, delta)
+                pieces_out.append(produced)
+            cursor += len(parts)
+            translated.append(joiner.join(pieces_out))
+        segments = tuple(Segment(span.text, span.start, span.end, out, 0.0) for span, out in zip(spans, translated))
+        yield StreamEvent("translation", translation=Translation(
+            text=join_translation(job.pieces, translated, target_lang.code), source_lang=source_lang.code,
+            target_lang=target_lang.code, score=0.0, segments=segments, detected=detected,
+            models=tuple(step[0].name for step in route.steps)))
 
     def _unchanged(self, job: _Job, target: Language) -> Translation:
         # Empty text translates to empty text; text already in the target language is returned as is.

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+from starlette.concurrency import iterate_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from mt import InvalidRequest, Translation, parse_language
+from mt import InvalidRequest, KakehashiError, StreamEvent, Translation, parse_language
 from mt.cli import describe_models
 from serve._http import bearer_key, client_host, off_loop, parse_options, read_body, string_list
 from serve._service import TranslationService
@@ -40,11 +43,28 @@ def translation_json(t: Translation, references: bool) -> dict[str, Any]:
     }
 
 
+async def _server_sent(events: Iterator[tuple[int, StreamEvent]], references: bool) -> AsyncIterator[str]:
+    """Server-Sent Events: ``delta`` events while sentences are produced, one ``translation`` per text, then
+    ``done``; a failure mid-stream becomes an ``error`` event (the status line has long been sent)."""
+    try:
+        async for index, event in iterate_in_threadpool(events):
+            if event.kind == "delta":
+                data = {"text_index": index, "segment": event.segment, "delta": event.text}
+                yield f"event: delta\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+            elif event.translation is not None:
+                data = {"text_index": index, **translation_json(event.translation, references)}
+                yield f"event: translation\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+    except KakehashiError as exc:
+        yield f"event: error\ndata: {json.dumps({'type': type(exc).__name__, 'message': str(exc)})}\n\n"
+        return
+    yield "event: done\ndata: {}\n\n"
+
+
 def routes(service: TranslationService) -> list[Route]:
     async def translate(request: Request) -> Response:
         body = await read_body(request)
         await off_loop(service.access.check, bearer_key(request), client_host(request))
-        allowed = {"texts", "text", "source", "target", "model", "options", "references"}
+        allowed = {"texts", "text", "source", "target", "model", "options", "references", "stream"}
         unknown = set(body) - allowed
         if unknown:
             raise InvalidRequest(f"unknown field(s) {', '.join(sorted(unknown))}; accepted: {', '.join(sorted(allowed))}")
@@ -63,7 +83,20 @@ def routes(service: TranslationService) -> list[Route]:
         references = body.get("references", False)
         if not isinstance(references, bool):
             raise InvalidRequest("'references' must be true or false")
-        options = parse_options(body.get("options"), service.settings.max_batch_tokens)
+        stream = body.get("stream", False)
+        if not isinstance(stream, bool):
+            raise InvalidRequest("'stream' must be true or false")
+        raw_options = body.get("options")
+        if stream and isinstance(raw_options, dict) and raw_options.get("beam_size", 1) != 1:
+            raise InvalidRequest("streaming decodes greedily (or by sampling); beam_size must be 1 with stream: true")
+        options = parse_options({"beam_size": 1, **raw_options} if stream and isinstance(raw_options, dict)
+                                else ({"beam_size": 1} if stream and raw_options is None else raw_options),
+                                service.settings.max_batch_tokens)
+        if stream:
+            service.check_limits(texts)
+            events = service.stream(texts, source, target, model, options)
+            return StreamingResponse(_server_sent(events, references), media_type="text/event-stream",
+                                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
         results = await off_loop(service.translate, texts, source, target, model, options)
         return JSONResponse({"translations": [translation_json(t, references) for t in results]})
 

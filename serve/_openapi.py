@@ -33,6 +33,8 @@ _TRANSLATE_REQUEST = {
         "model": {"type": "string"},
         "options": _OPTIONS,
         "references": {"type": "boolean", "default": False},
+        "stream": {"type": "boolean", "default": False,
+                   "description": "Server-Sent Events (delta, translation, done); greedy decoding"},
     },
 }
 
@@ -106,8 +108,10 @@ def openapi_spec() -> dict[str, Any]:
             "/v1/translate": {"post": {
                 "summary": "Translate texts", "requestBody": {"required": True, "content": {
                     "application/json": {"schema": _TRANSLATE_REQUEST}}},
-                "responses": {"200": _json({"type": "object", "properties": {
-                    "translations": {"type": "array", "items": _TRANSLATION}}}),
+                "responses": {"200": {"description": "JSON, or an event stream with stream: true", "content": {
+                    "application/json": {"schema": {"type": "object", "properties": {
+                        "translations": {"type": "array", "items": _TRANSLATION}}}},
+                    "text/event-stream": {"schema": {"type": "string"}}}},
                     **_errors(400, 403, 404, 413, 429, 504)}}},
             "/v1/languages": {"get": {"summary": "Source languages and their reachable targets",
                                       "responses": {"200": _json({"type": "object"})}}},

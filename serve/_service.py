@@ -6,7 +6,7 @@ import concurrent.futures
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ from mt import (
     Language,
     RegistryEntry,
     SegmentResult,
+    StreamEvent,
     Translation,
     TranslationOptions,
     Translator,
@@ -156,6 +157,17 @@ class TranslationService:
             for i, result in zip(missing, computed):
                 found[i] = result
         return [r for r in found if r is not None]
+
+    def stream(self, texts: Sequence[str], source: str, target: str, model: str | None,
+               options: TranslationOptions) -> Iterator[tuple[int, StreamEvent]]:
+        """Stream each text in turn (blocking iterator: consume it from a worker thread)."""
+        for index, text in enumerate(texts):
+            for event in self.kakehashi.stream(text, source, target, model=model, options=options):
+                if event.translation is not None:
+                    chars = len(text)
+                    self.characters += chars
+                    self.metrics.characters.inc(chars)
+                yield index, event
 
     def usage(self) -> Usage:
         return Usage(self.characters, 0)

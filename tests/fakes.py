@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from mt import Hypothesis, Language, Manifest, SegmentResult, TranslationOptions
@@ -20,6 +20,11 @@ class FakeTranslator:
 
     def count_tokens(self, text: str) -> int:
         return len(text)
+
+    def stream_segment(self, sentence: str, source: Language, target: Language,
+                       options: TranslationOptions) -> Iterator[str]:
+        text = f"[{target.code}]{sentence}"
+        yield from (text[i : i + 3] for i in range(0, len(text), 3))
 
     def translate_segments(
         self, segments: Sequence[str], source: Language, target: Language, options: TranslationOptions

@@ -173,3 +173,13 @@ def test_int8_conversion_loads_and_is_smaller(tiny_checkpoints: dict[str, Path],
     translator = load_translator(tmp_path / "int8")
     out = translator.translate_segments(["猫"], parse_language("ja"), parse_language("en"), GREEDY)
     assert len(out) == 1 and out[0].hypotheses
+
+
+@pytest.mark.parametrize("name", ["marian", "m2m100", "madlad", "llama", "llama-chat"])
+def test_streaming_gives_the_greedy_translation(name: str, tiny_models: dict[str, Path]) -> None:
+    translator = load_translator(tiny_models[name], FLOAT32)
+    ja, en = parse_language("ja"), parse_language("en")
+    for sentence in SENTENCES:
+        streamed = list(translator.stream_segment(sentence, ja, en, GREEDY))
+        whole = translator.translate_segments([sentence], ja, en, GREEDY)[0].text
+        assert "".join(streamed).strip() == whole

@@ -135,3 +135,20 @@ def test_invalid_options_are_rejected() -> None:
         TranslationOptions(beam_size=0)
     with pytest.raises(InvalidRequest, match="n_best"):
         TranslationOptions(beam_size=2, n_best=3)
+
+
+def test_stream_events_rebuild_the_layout(tmp_path: Path) -> None:
+    kakehashi, fakes = _service(tmp_path, JA_EN, ("en-de", ("en", "de"), (("en", "de"),)))
+    events = list(kakehashi.stream("猫です。犬です。\n鳥。", "ja", "en"))
+    assert [e.kind for e in events][-1] == "translation"
+    by_segment: dict[int, str] = {}
+    for e in events[:-1]:
+        by_segment[e.segment] = by_segment.get(e.segment, "") + e.text
+    assert by_segment == {0: "[en]猫です。", 1: "[en]犬です。", 2: "[en]鳥。"}
+    final = events[-1].translation
+    assert final is not None and final.text == "[en]猫です。 [en]犬です。\n[en]鳥。"
+    # Pivot: the first leg runs whole, the last leg streams.
+    pivot = list(kakehashi.stream("猫。", "ja", "de"))
+    assert pivot[-1].translation is not None and pivot[-1].translation.text == "[de][en]猫。"
+    assert fakes["ja-en"].batches[-1] == ["猫。"]
+    assert list(kakehashi.stream("", "ja", "en"))[-1].translation.text == ""  # type: ignore[union-attr]

@@ -264,3 +264,36 @@ def test_cors(start_server) -> None:  # type: ignore[no-untyped-def]
     other = httpx.options(f"{server.url}/v1/translate", headers={
         "Origin": "https://evil.example", "Access-Control-Request-Method": "POST"})
     assert other.headers.get("access-control-allow-origin") is None
+
+
+def test_streaming_server_sent_events(start_server) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    server = start_server()
+    body = {"texts": ["猫です。\n犬です。", ""], "source": "ja", "target": "en", "stream": True,
+            "options": {"max_decoding_length": 6}}
+    events = []
+    with httpx.stream("POST", f"{server.url}/v1/translate", json=body, timeout=60) as r:
+        assert r.status_code == 200
+        assert r.headers["content-type"].startswith("text/event-stream")
+        kind = None
+        for line in r.iter_lines():
+            if line.startswith("event: "):
+                kind = line[len("event: "):]
+            elif line.startswith("data: "):
+                events.append((kind, json.loads(line[len("data: "):])))
+    kinds = [k for k, _ in events]
+    assert kinds[-1] == "done" and kinds.count("translation") == 2 and "delta" in kinds
+    final = [d for k, d in events if k == "translation"]
+    deltas = {}
+    for k, d in events:
+        if k == "delta" and d["text_index"] == 0:
+            deltas[d["segment"]] = deltas.get(d["segment"], "") + d["delta"]
+    assert [s["text"] for s in final[0]["segments"]] == [deltas.get(0, ""), deltas.get(1, "")]
+    assert final[0]["text"] == f"{deltas.get(0, '')}\n{deltas.get(1, '')}"
+    assert final[1]["text"] == ""
+    # The streamed sentence is the greedy translation.
+    greedy = _translate(server.url, ["猫です。"], options={"beam_size": 1, "max_decoding_length": 6})
+    assert greedy.json()["translations"][0]["text"] == deltas.get(0, "")
+    bad = httpx.post(f"{server.url}/v1/translate", json={**body, "options": {"beam_size": 4}})
+    assert bad.status_code == 400 and "beam_size must be 1" in bad.json()["error"]["message"]
