@@ -1,4 +1,4 @@
-# Two commands: `make run` (install + translate interactively with the shipped model) and `make test`.
+# Two commands: `make run` (install + serve the API and web page with the shipped models) and `make test`.
 PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -31,7 +31,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 install: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/kakehashi translate
+	$(BIN)/kakehashi serve
 
 test: $(STAMP) system-deps
 	$(BIN)/python -m pytest -q tests
