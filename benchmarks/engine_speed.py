@@ -55,13 +55,15 @@ def run_engine(engine: str, checkpoint: Path, ct2_dir: Path, args: argparse.Name
 
     sentences = load_inputs(args.source_lang, args.sentences)
     source, target = parse_language(args.source_lang), parse_language(args.target_lang)
-    options = TranslationOptions(beam_size=args.beam, max_decoding_length=args.max_length,
-                                 max_batch_tokens=args.batch_tokens)
+    options = TranslationOptions(
+        beam_size=args.beam, max_decoding_length=args.max_length, max_batch_tokens=args.batch_tokens
+    )
     rss_before = _peak_rss_mb()
     if engine.startswith("ctranslate2"):
         compute_type = engine.split("-")[1]
-        translator = load_translator(ct2_dir, RuntimeOptions(device="cpu", compute_type=compute_type,
-                                                             intra_threads=args.threads))
+        translator = load_translator(
+            ct2_dir, RuntimeOptions(device="cpu", compute_type=compute_type, intra_threads=args.threads)
+        )
 
         def translate(batch: list[str]) -> tuple[list[str], int]:
             results = translator.translate_segments(batch, source, target, options)
@@ -82,8 +84,13 @@ def run_engine(engine: str, checkpoint: Path, ct2_dir: Path, args: argparse.Name
             pad = model.config.pad_token_id
             input_ids = torch.tensor([row + [pad] * (width - len(row)) for row in ids])
             with torch.inference_mode():
-                out = model.generate(input_ids=input_ids, attention_mask=(input_ids != pad).long(),
-                                     num_beams=args.beam, do_sample=False, max_new_tokens=args.max_length)
+                out = model.generate(
+                    input_ids=input_ids,
+                    attention_mask=(input_ids != pad).long(),
+                    num_beams=args.beam,
+                    do_sample=False,
+                    max_new_tokens=args.max_length,
+                )
             texts, tokens = [], 0
             for row in out.tolist():
                 body = [i for i in row[1:] if i not in (pad, model.config.eos_token_id)]
@@ -154,13 +161,27 @@ def main() -> None:
         convert_model(str(checkpoint), ct2_dir, quantization="float32")
         results = []
         for engine in ("transformers", "ctranslate2-float32", "ctranslate2-int8"):
-            command = [sys.executable, __file__, "--engine", engine, "--checkpoint", str(checkpoint), "--ct2-dir",
-                       str(ct2_dir)] + [f"--{k.replace('_', '-')}={v}" for k, v in vars(args).items()
-                                        if k not in ("engine", "checkpoint", "ct2_dir", "output") and v is not None]
+            command = [
+                sys.executable,
+                __file__,
+                "--engine",
+                engine,
+                "--checkpoint",
+                str(checkpoint),
+                "--ct2-dir",
+                str(ct2_dir),
+            ] + [
+                f"--{k.replace('_', '-')}={v}"
+                for k, v in vars(args).items()
+                if k not in ("engine", "checkpoint", "ct2_dir", "output") and v is not None
+            ]
             done = subprocess.run(command, capture_output=True, text=True, check=True)
             results.append(json.loads(done.stdout.strip().splitlines()[-1]))
-            print(f"{engine:<22} {results[-1]['tokens_per_s']:>9.1f} tok/s {results[-1]['sentences_per_s']:>7.2f} "
-                  f"sent/s  peak RSS {results[-1]['peak_rss_mb']:.0f} MB", file=sys.stderr)
+            print(
+                f"{engine:<22} {results[-1]['tokens_per_s']:>9.1f} tok/s {results[-1]['sentences_per_s']:>7.2f} "
+                f"sent/s  peak RSS {results[-1]['peak_rss_mb']:.0f} MB",
+                file=sys.stderr,
+            )
     base = results[0]
     for row in results:
         row["speed_vs_transformers"] = round(row["tokens_per_s"] / base["tokens_per_s"], 2)
@@ -170,7 +191,11 @@ def main() -> None:
         "benchmark": "engine_speed",
         "checkpoint": str(args.checkpoint) if args.checkpoint else "random weights, tests/tiny_models.build_marian",
         "settings": {k: v for k, v in vars(args).items() if k not in ("engine", "ct2_dir", "output", "checkpoint")},
-        "machine": {"platform": platform.platform(), "processor": platform.processor(), "python": platform.python_version()},
+        "machine": {
+            "platform": platform.platform(),
+            "processor": platform.processor(),
+            "python": platform.python_version(),
+        },
         "results": results,
     }
     text = json.dumps(report, indent=2, ensure_ascii=False)

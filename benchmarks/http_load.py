@@ -76,10 +76,18 @@ async def run_phase(url: str, texts: list[str], concurrency: int, time_limit: fl
         elapsed = time.perf_counter() - start
     ms = [x * 1000 for x in latencies]
     return {
-        "concurrency": concurrency, "requests": len(latencies), "seconds": round(elapsed, 2),
-        "sentences_per_s": round(len(latencies) / elapsed, 2), "statuses": statuses, "cached": cached,
-        "latency_ms": {"p50": round(percentile(ms, 50), 2), "p95": round(percentile(ms, 95), 2),
-                       "p99": round(percentile(ms, 99), 2), "mean": round(statistics.fmean(ms), 2)},
+        "concurrency": concurrency,
+        "requests": len(latencies),
+        "seconds": round(elapsed, 2),
+        "sentences_per_s": round(len(latencies) / elapsed, 2),
+        "statuses": statuses,
+        "cached": cached,
+        "latency_ms": {
+            "p50": round(percentile(ms, 50), 2),
+            "p95": round(percentile(ms, 95), 2),
+            "p99": round(percentile(ms, 99), 2),
+            "mean": round(statistics.fmean(ms), 2),
+        },
     }
 
 
@@ -124,8 +132,9 @@ def main() -> None:
         asyncio.run(run_phase(url, warm_up, 1, 30))
         sequential = asyncio.run(run_phase(url, sequential_texts, 1, args.time_limit))
         concurrent = asyncio.run(run_phase(url, concurrent_texts, args.concurrency, args.time_limit))
-        hits = asyncio.run(run_phase(url, concurrent_texts[: concurrent["requests"]], args.concurrency,
-                                     args.time_limit))
+        hits = asyncio.run(
+            run_phase(url, concurrent_texts[: concurrent["requests"]], args.concurrency, args.time_limit)
+        )
         single_hits = asyncio.run(run_phase(url, concurrent_texts[:200], 1, args.time_limit))
         rss = peak_rss_mb(server.pid)
         metrics = httpx.get(f"{url}/metrics").text
@@ -136,13 +145,18 @@ def main() -> None:
         "benchmark": "http_load",
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version()},
         "registry": args.registry or "shipped",
-        "phases": {"sequential_misses": sequential, "concurrent_misses": concurrent,
-                   "concurrent_hits": hits, "sequential_hits": single_hits},
+        "phases": {
+            "sequential_misses": sequential,
+            "concurrent_misses": concurrent,
+            "concurrent_hits": hits,
+            "sequential_hits": single_hits,
+        },
         "micro_batching_gain": round(concurrent["sentences_per_s"] / sequential["sentences_per_s"], 2),
         "cache_hit_p50_ms": single_hits["latency_ms"]["p50"],
         "server_rss_mb": {"after_load": rss_idle, "end": rss},
-        "batch_size_histogram": [line for line in metrics.splitlines()
-                                 if line.startswith("kakehashi_batch_sentences_bucket")],
+        "batch_size_histogram": [
+            line for line in metrics.splitlines() if line.startswith("kakehashi_batch_sentences_bucket")
+        ],
     }
     text = json.dumps(report, indent=2)
     if args.output:

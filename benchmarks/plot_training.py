@@ -31,10 +31,16 @@ def main() -> None:
     directions = sorted({k for e in evals for k, v in e.items() if isinstance(v, dict)})
     for direction in directions:
         minutes = [e["minutes"] for e in evals if direction in e]
-        dev_ax.plot(minutes, [e[direction]["bleu"] for e in evals if direction in e], marker="o",
-                    label=f"{direction} BLEU")
-        dev_ax.plot(minutes, [e[direction]["chrf"] for e in evals if direction in e], marker="s", ls="--",
-                    label=f"{direction} chrF")
+        dev_ax.plot(
+            minutes, [e[direction]["bleu"] for e in evals if direction in e], marker="o", label=f"{direction} BLEU"
+        )
+        dev_ax.plot(
+            minutes,
+            [e[direction]["chrf"] for e in evals if direction in e],
+            marker="s",
+            ls="--",
+            label=f"{direction} chrF",
+        )
     dev_ax.set(xlabel="minutes", ylabel="score", title="Dev set (greedy, CTranslate2 int8)")
     dev_ax.legend(fontsize=8)
     fig.tight_layout()

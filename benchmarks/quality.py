@@ -52,8 +52,12 @@ def score(hypotheses: list[str], references: list[str], target: str) -> dict[str
     chrf = sacrebleu.metrics.CHRF()
     b = bleu.corpus_score(hypotheses, [references])
     c = chrf.corpus_score(hypotheses, [references])
-    return {"bleu": round(b.score, 2), "chrf": round(c.score, 2), "bleu_signature": str(bleu.get_signature()),
-            "chrf_signature": str(chrf.get_signature())}
+    return {
+        "bleu": round(b.score, 2),
+        "chrf": round(c.score, 2),
+        "bleu_signature": str(bleu.get_signature()),
+        "chrf_signature": str(chrf.get_signature()),
+    }
 
 
 def main() -> None:
@@ -71,15 +75,18 @@ def main() -> None:
     from mt import Kakehashi, Registry, RuntimeOptions, TranslationOptions
 
     options = TranslationOptions(beam_size=args.beam, max_decoding_length=256)
-    report: dict[str, Any] = {"settings": {"beam_size": args.beam, "threads": args.threads, "limit": args.limit},
-                              "results": []}
+    report: dict[str, Any] = {
+        "settings": {"beam_size": args.beam, "threads": args.threads, "limit": args.limit},
+        "results": [],
+    }
     for spec in args.model:
         label, _, directory = spec.partition("=")
         compute_type = "float32" if label == "float32" else args.compute_type
         registry = Registry()
         registry.add(registry.get(directory))
-        kakehashi = Kakehashi(registry, RuntimeOptions(device="cpu", compute_type=compute_type,
-                                                       intra_threads=args.threads))
+        kakehashi = Kakehashi(
+            registry, RuntimeOptions(device="cpu", compute_type=compute_type, intra_threads=args.threads)
+        )
         for name, source, target, sources, references in test_sets(args.limit):
             if args.only and name not in args.only:
                 continue
@@ -88,17 +95,31 @@ def main() -> None:
             start = time.perf_counter()
             hypotheses = []
             for i in range(0, len(sources), 256):
-                hypotheses += [t.text for t in kakehashi.translate(sources[i : i + 256], source, target,
-                                                                   options=options)]
+                hypotheses += [
+                    t.text for t in kakehashi.translate(sources[i : i + 256], source, target, options=options)
+                ]
             seconds = time.perf_counter() - start
-            row = {"model": label, "model_dir": directory, "test_set": name, "direction": f"{source}-{target}",
-                   "sentences": len(sources), "seconds": round(seconds, 1),
-                   "sentences_per_s": round(len(sources) / seconds, 1), **score(hypotheses, references, target),
-                   "examples": [{"source": s, "hypothesis": h, "reference": r}
-                                for s, h, r in list(zip(sources, hypotheses, references))[:3]]}
+            row = {
+                "model": label,
+                "model_dir": directory,
+                "test_set": name,
+                "direction": f"{source}-{target}",
+                "sentences": len(sources),
+                "seconds": round(seconds, 1),
+                "sentences_per_s": round(len(sources) / seconds, 1),
+                **score(hypotheses, references, target),
+                "examples": [
+                    {"source": s, "hypothesis": h, "reference": r}
+                    for s, h, r in list(zip(sources, hypotheses, references))[:3]
+                ],
+            }
             report["results"].append(row)
-            print(f"{label:<8} {name:<18} {source}-{target} BLEU {row['bleu']:6.2f} chrF {row['chrf']:6.2f} "
-                  f"({row['sentences']} sentences, {seconds:.0f} s)", file=sys.stderr, flush=True)
+            print(
+                f"{label:<8} {name:<18} {source}-{target} BLEU {row['bleu']:6.2f} chrF {row['chrf']:6.2f} "
+                f"({row['sentences']} sentences, {seconds:.0f} s)",
+                file=sys.stderr,
+                flush=True,
+            )
             if args.output:
                 args.output.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     if not args.output:

@@ -17,6 +17,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from mt._engine import RuntimeOptions
 from mt._errors import InvalidRequest
@@ -56,12 +57,12 @@ class Settings:
             intra_threads=_int(environ, "KAKEHASHI_INTRA_THREADS", 0),
         )
 
-    def with_overrides(self, **overrides: object) -> Settings:
+    def with_overrides(self, **overrides: Any) -> Settings:
         """A copy with the given fields replaced; ``None`` values (flags not given) are ignored."""
         given = {k: v for k, v in overrides.items() if v is not None}
         if "registry" in given:
-            given["registry"] = tuple(Path(p) for p in given["registry"])  # type: ignore[union-attr]
-        return replace(self, **given)  # type: ignore[arg-type]
+            given["registry"] = tuple(Path(p) for p in given["registry"])
+        return replace(self, **given)
 
     def registry_files(self) -> list[Path]:
         if self.registry:
@@ -69,8 +70,12 @@ class Settings:
         return [BUILTIN_REGISTRY] if BUILTIN_REGISTRY.is_file() else []
 
     def runtime(self) -> RuntimeOptions:
-        return RuntimeOptions(device=self.device, compute_type=self.compute_type, inter_threads=self.inter_threads,
-                              intra_threads=self.intra_threads)
+        return RuntimeOptions(
+            device=self.device,
+            compute_type=self.compute_type,
+            inter_threads=self.inter_threads,
+            intra_threads=self.intra_threads,
+        )
 
     def load_registry(self) -> Registry:
         return Registry.from_files(self.registry_files())

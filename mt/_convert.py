@@ -22,9 +22,30 @@ from mt._manifest import Manifest, PromptFormat
 QUANTIZATIONS = ("int8", "int8_float16", "int8_bfloat16", "int8_float32", "float16", "bfloat16", "float32")
 
 _DECODER_TYPES = {
-    "llama", "mistral", "mixtral", "qwen2", "qwen3", "qwen3_moe", "gemma", "gemma2", "gemma3", "gemma3_text",
-    "phi", "phi3", "falcon", "gpt_neox", "gpt2", "gptj", "gpt_bigcode", "bloom", "mpt", "olmo", "olmo2",
-    "cohere", "starcoder2", "codegen",
+    "llama",
+    "mistral",
+    "mixtral",
+    "qwen2",
+    "qwen3",
+    "qwen3_moe",
+    "gemma",
+    "gemma2",
+    "gemma3",
+    "gemma3_text",
+    "phi",
+    "phi3",
+    "falcon",
+    "gpt_neox",
+    "gpt2",
+    "gptj",
+    "gpt_bigcode",
+    "bloom",
+    "mpt",
+    "olmo",
+    "olmo2",
+    "cohere",
+    "starcoder2",
+    "codegen",
 }
 
 
@@ -151,8 +172,8 @@ def convert_model(
     tokenizer = _load_tokenizer(source, revision, trust_remote_code)
     family = _detect_family(config, tokenizer)
     extra = dict(manifest_extra or {})
-    found_languages = extra.pop("languages", None) or languages or _languages_from_vocab(
-        family, _all_tokens(tokenizer), source
+    found_languages = (
+        extra.pop("languages", None) or languages or _languages_from_vocab(family, _all_tokens(tokenizer), source)
     )
     if not found_languages:
         raise ConversionError(
@@ -160,15 +181,16 @@ def convert_model(
         )
     if family == "llm" and prompt is None:
         has_chat = bool(getattr(tokenizer, "chat_template", None))
-        prompt = PromptFormat() if has_chat else PromptFormat(
-            template="{source_lang}: {text}\n{target_lang}:", stop=("\n",)
+        prompt = (
+            PromptFormat() if has_chat else PromptFormat(template="{source_lang}: {text}\n{target_lang}:", stop=("\n",))
         )
 
     output.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.", dir=output.parent))
     try:
-        converter = TransformersConverter(source, revision=revision, trust_remote_code=trust_remote_code,
-                                          low_cpu_mem_usage=True)
+        converter = TransformersConverter(
+            source, revision=revision, trust_remote_code=trust_remote_code, low_cpu_mem_usage=True
+        )
         converter.convert(str(staging), quantization=quantization, force=True)
         tokenizer.save_pretrained(str(staging))
         if local.is_dir():
@@ -185,7 +207,9 @@ def convert_model(
             license=str(extra.pop("license", None) or _license_of(local)),
             prompt=prompt,
             converter={"ctranslate2": ctranslate2.__version__, "transformers": _transformers_version()},
-            max_input_tokens=int(extra.pop("max_input_tokens", 0) or getattr(config, "max_position_embeddings", 0) or 512),
+            max_input_tokens=int(
+                extra.pop("max_input_tokens", 0) or getattr(config, "max_position_embeddings", 0) or 512
+            ),
             pairs=tuple(tuple(p) for p in extra.pop("pairs", ())),
             max_positions=_max_positions(config, family),
             **extra,
@@ -230,4 +254,3 @@ def _license_of(local: Path) -> str:
         if match:
             return match[1]
     return "unknown"
-

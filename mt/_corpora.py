@@ -86,7 +86,9 @@ def _guess_format(path: Path) -> str:
         first = handle.readline()
     if "tatoeba.org" in first:
         return "tatoeba"
-    raise InvalidRequest(f"cannot tell the format of {path}; prefix it with one of {', '.join(FORMATS)} (e.g. tsv:{path})")
+    raise InvalidRequest(
+        f"cannot tell the format of {path}; prefix it with one of {', '.join(FORMATS)} (e.g. tsv:{path})"
+    )
 
 
 def load_corpus(spec: str) -> Iterator[ParallelPair]:

@@ -20,8 +20,17 @@ from mt._languages import Language
 from mt._manifest import Manifest, PromptFormat
 from mt._tokenizers import HuggingFaceTokenizer, ModelTokenizer, SentencePieceTokenizer, language_token
 
-COMPUTE_TYPES = ("auto", "default", "int8", "int8_float16", "int8_bfloat16", "int8_float32", "float16", "bfloat16",
-                 "float32")
+COMPUTE_TYPES = (
+    "auto",
+    "default",
+    "int8",
+    "int8_float16",
+    "int8_bfloat16",
+    "int8_float32",
+    "float16",
+    "bfloat16",
+    "float32",
+)
 DEVICES = ("auto", "cpu", "cuda")
 
 
@@ -180,8 +189,12 @@ class EncoderDecoderTranslator:
         self.device, self.compute_type = device, compute_type
         try:
             self.model = ctranslate2.Translator(
-                str(directory), device=device, compute_type=compute_type, device_index=list(runtime.device_index),
-                inter_threads=runtime.inter_threads, intra_threads=runtime.intra_threads,
+                str(directory),
+                device=device,
+                compute_type=compute_type,
+                device_index=list(runtime.device_index),
+                inter_threads=runtime.inter_threads,
+                intra_threads=runtime.intra_threads,
             )
         except (RuntimeError, ValueError) as exc:
             raise InvalidModel(directory, f"CTranslate2 cannot load the weights ({exc})") from exc
@@ -267,7 +280,6 @@ class EncoderDecoderTranslator:
             out.append(SegmentResult(tuple(hypotheses), len(tokens)))
         return out
 
-
     def stream_segment(
         self, sentence: str, source: Language, target: Language, options: TranslationOptions
     ) -> Iterator[str]:
@@ -278,10 +290,15 @@ class EncoderDecoderTranslator:
         if self.manifest.max_positions:
             max_length = min(max_length, self.manifest.max_positions - 1)
         steps = self.model.generate_tokens(
-            self._source_tokens(sentence, source, target), target_prefix=prefix or None,
-            max_decoding_length=max_length, sampling_topk=options.sampling_topk, sampling_topp=options.sampling_topp,
-            sampling_temperature=options.sampling_temperature, repetition_penalty=options.repetition_penalty,
-            no_repeat_ngram_size=options.no_repeat_ngram_size, max_input_length=0,
+            self._source_tokens(sentence, source, target),
+            target_prefix=prefix or None,
+            max_decoding_length=max_length,
+            sampling_topk=options.sampling_topk,
+            sampling_topp=options.sampling_topp,
+            sampling_temperature=options.sampling_temperature,
+            repetition_penalty=options.repetition_penalty,
+            no_repeat_ngram_size=options.no_repeat_ngram_size,
+            max_input_length=0,
         )
         user_prefix = self._user_prefix(options)
         pieces = (step.token for step in steps if not step.is_last or step.token not in self.tokenizer.special_tokens)
@@ -308,8 +325,12 @@ class DecoderOnlyTranslator:
         self.device, self.compute_type = device, compute_type
         try:
             self.model = ctranslate2.Generator(
-                str(directory), device=device, compute_type=compute_type, device_index=list(runtime.device_index),
-                inter_threads=runtime.inter_threads, intra_threads=runtime.intra_threads,
+                str(directory),
+                device=device,
+                compute_type=compute_type,
+                device_index=list(runtime.device_index),
+                inter_threads=runtime.inter_threads,
+                intra_threads=runtime.intra_threads,
             )
         except (RuntimeError, ValueError) as exc:
             raise InvalidModel(directory, f"CTranslate2 cannot load the weights ({exc})") from exc
@@ -401,15 +422,20 @@ class DecoderOnlyTranslator:
     ) -> Iterator[str]:
         """Greedy (or sampled) generation for one sentence, yielding the answer's text as tokens arrive."""
         prompt = self._prompt_tokens(sentence, source, target)
-        prefix_tokens = (self.tokenizer.encode(options.target_prefix, add_special_tokens=False)
-                         if options.target_prefix else [])
+        prefix_tokens = (
+            self.tokenizer.encode(options.target_prefix, add_special_tokens=False) if options.target_prefix else []
+        )
         max_length = options.max_decoding_length
         if self.manifest.max_positions:
             max_length = max(1, min(max_length, self.manifest.max_positions - len(prompt) - len(prefix_tokens)))
         steps = self.model.generate_tokens(
-            prompt + prefix_tokens, max_length=max_length, sampling_topk=options.sampling_topk,
-            sampling_topp=options.sampling_topp, sampling_temperature=options.sampling_temperature,
-            repetition_penalty=options.repetition_penalty, no_repeat_ngram_size=options.no_repeat_ngram_size,
+            prompt + prefix_tokens,
+            max_length=max_length,
+            sampling_topk=options.sampling_topk,
+            sampling_topp=options.sampling_topp,
+            sampling_temperature=options.sampling_temperature,
+            repetition_penalty=options.repetition_penalty,
+            no_repeat_ngram_size=options.no_repeat_ngram_size,
             end_token=self._end_tokens(),
         )
         prefix_text = options.target_prefix or ""
@@ -437,4 +463,3 @@ def load_translator(directory: Path, runtime: RuntimeOptions | None = None) -> T
     if manifest.architecture == "decoder-only":
         return DecoderOnlyTranslator(directory, manifest, runtime)
     return EncoderDecoderTranslator(directory, manifest, runtime)
-

@@ -43,9 +43,7 @@ class UnsupportedLanguagePair(KakehashiError):
     def __init__(self, source: str, target: str, available: Iterable[str]):
         self.source = source
         self.target = target
-        super().__init__(
-            f"no installed model translates {source}→{target}; available pairs: {_accepted(available)}"
-        )
+        super().__init__(f"no installed model translates {source}→{target}; available pairs: {_accepted(available)}")
 
 
 class ModelNotFound(KakehashiError):

@@ -39,7 +39,9 @@ class PromptFormat:
     """
 
     template: str = "chat"
-    instruction: str = "Translate the following {source_lang} text into {target_lang}. Reply with the translation only.\n\n{text}"
+    instruction: str = (
+        "Translate the following {source_lang} text into {target_lang}. Reply with the translation only.\n\n{text}"
+    )
     stop: tuple[str, ...] = ("\n",)
 
 
@@ -107,7 +109,9 @@ class Manifest:
     def load(cls, directory: Path) -> Manifest:
         path = directory / MANIFEST_NAME
         if not path.is_file():
-            raise InvalidModel(directory, f"{MANIFEST_NAME} is missing (convert the checkpoint with `kakehashi convert`)")
+            raise InvalidModel(
+                directory, f"{MANIFEST_NAME} is missing (convert the checkpoint with `kakehashi convert`)"
+            )
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:

@@ -31,7 +31,11 @@ StepRunner = Callable[
 
 
 def run_directly(
-    entry: RegistryEntry, translator: Translator, sentences: list[str], source: Language, target: Language,
+    entry: RegistryEntry,
+    translator: Translator,
+    sentences: list[str],
+    source: Language,
+    target: Language,
     options: TranslationOptions,
 ) -> list[SegmentResult]:
     return translator.translate_segments(sentences, source, target, options)
@@ -83,11 +87,18 @@ class Translation:
             "target_lang": self.target_lang,
             "score": round(self.score, 4),
             "alternatives": [{"text": a.text, "score": round(a.score, 4)} for a in self.alternatives],
-            "detected": None if self.detected is None else
-            {"language": self.detected.language, "confidence": self.detected.confidence},
+            "detected": None
+            if self.detected is None
+            else {"language": self.detected.language, "confidence": self.detected.confidence},
             "segments": [
-                {"source": s.source, "start": s.start, "end": s.end, "text": s.text, "score": round(s.score, 4),
-                 "alternatives": list(s.alternatives)}
+                {
+                    "source": s.source,
+                    "start": s.start,
+                    "end": s.end,
+                    "text": s.text,
+                    "score": round(s.score, 4),
+                    "alternatives": list(s.alternatives),
+                }
                 for s in self.segments
             ],
             "source_tokens": self.source_tokens,
@@ -227,7 +238,12 @@ class Kakehashi:
         return [r for r in results if r is not None]
 
     def stream(
-        self, text: str, source: str, target: str, *, model: str | None = None,
+        self,
+        text: str,
+        source: str,
+        target: str,
+        *,
+        model: str | None = None,
         options: TranslationOptions | None = None,
     ) -> Iterator[StreamEvent]:
         """Translate one text sentence by sentence, yielding text as the model produces it.
@@ -256,13 +272,22 @@ class Kakehashi:
             limit = min(limit, first.manifest.max_positions - 2)
         job.pieces = segment(text)
         spans = [p for p in job.pieces if p.translate]
-        job.parts = [[q for q in (p.strip() for p in split_long(span.text, limit, first.count_tokens)) if q]
-                     or [span.text] for span in spans]
+        job.parts = [
+            [q for q in (p.strip() for p in split_long(span.text, limit, first.count_tokens)) if q] or [span.text]
+            for span in spans
+        ]
         sentences = [part for parts in job.parts for part in parts]
         if route.pivoted:
             leading = Route(route.steps[:-1])
-            sentences = [r.text for r in self._run_route(sentences, leading, TranslationOptions(
-                beam_size=options.beam_size, max_decoding_length=options.max_decoding_length), run_directly)]
+            sentences = [
+                r.text
+                for r in self._run_route(
+                    sentences,
+                    leading,
+                    TranslationOptions(beam_size=options.beam_size, max_decoding_length=options.max_decoding_length),
+                    run_directly,
+                )
+            ]
         entry, step_source, step_target = route.steps[-1]
         last = self.translator(entry)
         joiner = "" if writes_without_spaces(target_lang.code) else " "
@@ -274,18 +299,27 @@ class Kakehashi:
                 if number:
                     yield StreamEvent("delta", index, joiner)
                 produced = ""
-                for delta in last.stream_segment(part, parse_language(step_source), parse_language(step_target),
-                                                 options):
+                for delta in last.stream_segment(
+                    part, parse_language(step_source), parse_language(step_target), options
+                ):
                     produced += delta
                     yield StreamEvent("delta", index, delta)
                 pieces_out.append(produced)
             cursor += len(parts)
             translated.append(joiner.join(pieces_out))
         segments = tuple(Segment(span.text, span.start, span.end, out, 0.0) for span, out in zip(spans, translated))
-        yield StreamEvent("translation", translation=Translation(
-            text=join_translation(job.pieces, translated, target_lang.code), source_lang=source_lang.code,
-            target_lang=target_lang.code, score=0.0, segments=segments, detected=detected,
-            models=tuple(step[0].name for step in route.steps)))
+        yield StreamEvent(
+            "translation",
+            translation=Translation(
+                text=join_translation(job.pieces, translated, target_lang.code),
+                source_lang=source_lang.code,
+                target_lang=target_lang.code,
+                score=0.0,
+                segments=segments,
+                detected=detected,
+                models=tuple(step[0].name for step in route.steps),
+            ),
+        )
 
     def _unchanged(self, job: _Job, target: Language) -> Translation:
         # Empty text translates to empty text; text already in the target language is returned as is.
@@ -341,7 +375,7 @@ class Kakehashi:
                 target_tokens += sum(r.hypotheses[0].tokens for r in chunk)
             text = join_translation(job.pieces, translated, target.code)
             n_alternatives = max((len(a) for a in per_sentence_alternatives), default=1)
-            whole_alternatives = []
+            whole_alternatives: list[Alternative] = []
             for i in range(1, n_alternatives):
                 variant = [a[min(i, len(a) - 1)] for a in per_sentence_alternatives]
                 whole = join_translation(job.pieces, [t for t, _ in variant], target.code)
@@ -372,9 +406,14 @@ class Kakehashi:
         for number, (entry, source_code, target_code) in enumerate(route.steps):
             last = number == len(route.steps) - 1
             # Only the final leg of a pivot needs n-best lists and the user's target prefix.
-            step_options = options if last else TranslationOptions(
-                beam_size=options.beam_size, max_decoding_length=options.max_decoding_length,
-                max_batch_tokens=options.max_batch_tokens,
+            step_options = (
+                options
+                if last
+                else TranslationOptions(
+                    beam_size=options.beam_size,
+                    max_decoding_length=options.max_decoding_length,
+                    max_batch_tokens=options.max_batch_tokens,
+                )
             )
             translator = self.translator(entry)
             results = runner(

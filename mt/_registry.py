@@ -31,9 +31,7 @@ class RegistryEntry:
     default: bool = False
 
     def serves(self, source: Language, target: Language) -> bool:
-        return (source.base, target.base) in {
-            (a.split("-")[0], b.split("-")[0]) for a, b in self.manifest.directions()
-        }
+        return (source.base, target.base) in {(a.split("-")[0], b.split("-")[0]) for a, b in self.manifest.directions()}
 
 
 @dataclass(frozen=True)
@@ -144,6 +142,7 @@ def read_registry_file(path: Path) -> list[RegistryEntry]:
         if not (model_dir / MANIFEST_NAME).is_file():
             raise InvalidModel(model_dir, f"listed in {path} but has no {MANIFEST_NAME}")
         manifest = Manifest.load(model_dir)
-        entries.append(RegistryEntry(str(item.get("name", manifest.name)), model_dir, manifest,
-                                     bool(item.get("default", False))))
+        entries.append(
+            RegistryEntry(str(item.get("name", manifest.name)), model_dir, manifest, bool(item.get("default", False)))
+        )
     return entries

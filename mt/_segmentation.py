@@ -24,9 +24,53 @@ _CLOSING = "」』）)〉》】〕]”’\"'"
 _PAIRS = dict(zip("「『（(〈《【〔[“", "」』）)〉》】〕]”"))
 _NO_SPACE_LANGUAGES = {"ja", "zh", "th", "lo", "km", "my"}
 _ABBREVIATIONS = {
-    "mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "mt", "vs", "etc", "e.g", "i.e", "cf", "no", "vol", "fig",
-    "inc", "ltd", "co", "corp", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec",
-    "u.s", "u.k", "a.m", "p.m", "approx", "dept", "est", "gen", "gov", "rev", "sgt", "capt", "col", "lt",
+    "mr",
+    "mrs",
+    "ms",
+    "dr",
+    "prof",
+    "sr",
+    "jr",
+    "st",
+    "mt",
+    "vs",
+    "etc",
+    "e.g",
+    "i.e",
+    "cf",
+    "no",
+    "vol",
+    "fig",
+    "inc",
+    "ltd",
+    "co",
+    "corp",
+    "jan",
+    "feb",
+    "mar",
+    "apr",
+    "jun",
+    "jul",
+    "aug",
+    "sep",
+    "sept",
+    "oct",
+    "nov",
+    "dec",
+    "u.s",
+    "u.k",
+    "a.m",
+    "p.m",
+    "approx",
+    "dept",
+    "est",
+    "gen",
+    "gov",
+    "rev",
+    "sgt",
+    "capt",
+    "col",
+    "lt",
 }
 
 
@@ -47,7 +91,10 @@ def writes_without_spaces(language: str) -> bool:
 def _is_cjk(ch: str) -> bool:
     code = ord(ch)
     return (
-        0x3040 <= code <= 0x30FF or 0x3400 <= code <= 0x9FFF or 0xF900 <= code <= 0xFAFF or 0xFF00 <= code <= 0xFFEF
+        0x3040 <= code <= 0x30FF
+        or 0x3400 <= code <= 0x9FFF
+        or 0xF900 <= code <= 0xFAFF
+        or 0xFF00 <= code <= 0xFFEF
         or 0x20000 <= code <= 0x2FFFF
     )
 

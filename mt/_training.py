@@ -276,8 +276,9 @@ class MarianRecipe:
             self.vocab = MarianVocabulary(prefix.with_suffix(".model"))
         else:
             texts = (t for p in train_pairs for t in (p.source, p.target))
-            self.vocab = MarianVocabulary.train(texts, prefix, self.config.vocab_size,
-                                                [_language_token(lang) for lang in languages])
+            self.vocab = MarianVocabulary.train(
+                texts, prefix, self.config.vocab_size, [_language_token(lang) for lang in languages]
+            )
 
     def encode(self, examples: Sequence[ParallelPair]) -> dict[str, Any]:
         assert self.vocab is not None
@@ -285,8 +286,11 @@ class MarianRecipe:
         targets = [self.vocab.encode(p.target) for p in examples]
         cap = self.config.max_tokens
         keep = [i for i in range(len(examples)) if len(sources[i]) <= cap and len(targets[i]) <= cap]
-        return {"sources": [sources[i] for i in keep], "targets": [targets[i] for i in keep],
-                "dropped_too_long": len(examples) - len(keep)}
+        return {
+            "sources": [sources[i] for i in keep],
+            "targets": [targets[i] for i in keep],
+            "dropped_too_long": len(examples) - len(keep),
+        }
 
     def lengths(self, data: dict[str, Any], stage: int = 2) -> list[int]:
         return [max(len(s), len(t)) for s, t in zip(data["sources"], data["targets"])]
@@ -297,13 +301,25 @@ class MarianRecipe:
         config, vocab = self.config, self.vocab
         assert vocab is not None
         model_config = MarianConfig(
-            vocab_size=vocab.pad_id + 1, d_model=config.d_model, encoder_layers=config.encoder_layers,
-            decoder_layers=config.decoder_layers, encoder_attention_heads=config.attention_heads,
-            decoder_attention_heads=config.attention_heads, encoder_ffn_dim=config.ffn_dim,
-            decoder_ffn_dim=config.ffn_dim, dropout=config.dropout, attention_dropout=0.0, activation_dropout=0.0,
-            max_position_embeddings=max(256, 2 * config.max_tokens), pad_token_id=vocab.pad_id,
-            eos_token_id=vocab.eos_id, decoder_start_token_id=vocab.pad_id, forced_eos_token_id=vocab.eos_id,
-            scale_embedding=True, share_encoder_decoder_embeddings=True, tie_word_embeddings=True,
+            vocab_size=vocab.pad_id + 1,
+            d_model=config.d_model,
+            encoder_layers=config.encoder_layers,
+            decoder_layers=config.decoder_layers,
+            encoder_attention_heads=config.attention_heads,
+            decoder_attention_heads=config.attention_heads,
+            encoder_ffn_dim=config.ffn_dim,
+            decoder_ffn_dim=config.ffn_dim,
+            dropout=config.dropout,
+            attention_dropout=0.0,
+            activation_dropout=0.0,
+            max_position_embeddings=max(256, 2 * config.max_tokens),
+            pad_token_id=vocab.pad_id,
+            eos_token_id=vocab.eos_id,
+            decoder_start_token_id=vocab.pad_id,
+            forced_eos_token_id=vocab.eos_id,
+            scale_embedding=True,
+            share_encoder_decoder_embeddings=True,
+            tie_word_embeddings=True,
             activation_function="swish",
         )
         model = MarianMTModel(model_config)
@@ -319,10 +335,15 @@ class MarianRecipe:
         labels = _pad([targets[i] for i in rows], -100)
         # Teacher forcing starts from <pad>, the decoder start token of Marian models.
         decoder_input = _pad([[vocab.pad_id] + targets[i][:-1] for i in rows], vocab.pad_id)
-        logits = model(input_ids=input_ids, attention_mask=(input_ids != vocab.pad_id).long(),
-                       decoder_input_ids=decoder_input).logits
-        loss = torch.nn.functional.cross_entropy(logits.view(-1, logits.size(-1)), labels.view(-1),
-                                                 ignore_index=-100, label_smoothing=self.config.label_smoothing)
+        logits = model(
+            input_ids=input_ids, attention_mask=(input_ids != vocab.pad_id).long(), decoder_input_ids=decoder_input
+        ).logits
+        loss = torch.nn.functional.cross_entropy(
+            logits.view(-1, logits.size(-1)),
+            labels.view(-1),
+            ignore_index=-100,
+            label_smoothing=self.config.label_smoothing,
+        )
         tokens = int((labels != -100).sum()) + int((input_ids != vocab.pad_id).sum())
         return loss, tokens
 
@@ -365,13 +386,17 @@ class DecoderRecipe:
             return
         directory = work / "tokenizer"
         if not (directory / "tokenizer.json").exists():
-            _train_bpe_tokenizer(directory, (t for p in train_pairs for t in (p.source, p.target)),
-                                 self.config.vocab_size)
+            _train_bpe_tokenizer(
+                directory, (t for p in train_pairs for t in (p.source, p.target)), self.config.vocab_size
+            )
         self.tokenizer = AutoTokenizer.from_pretrained(directory)
 
     def _prompt_ids(self, pair: ParallelPair) -> list[int]:
-        text = DECODER_TEMPLATE.format(source_lang=parse_language(pair.source_lang).name, text=pair.source,
-                                       target_lang=parse_language(pair.target_lang).name)
+        text = DECODER_TEMPLATE.format(
+            source_lang=parse_language(pair.source_lang).name,
+            text=pair.source,
+            target_lang=parse_language(pair.target_lang).name,
+        )
         return list(self.tokenizer(text)["input_ids"])
 
     def encode(self, examples: Sequence[ParallelPair]) -> dict[str, Any]:
@@ -394,8 +419,12 @@ class DecoderRecipe:
                     ids = list(tok(pair.source)["input_ids"]) + [eos]
                     if len(ids) <= cap:
                         monolingual.append(ids)
-        return {"prompts": prompts, "answers": answers, "monolingual": monolingual,
-                "dropped_too_long": len(examples) - len(prompts)}
+        return {
+            "prompts": prompts,
+            "answers": answers,
+            "monolingual": monolingual,
+            "dropped_too_long": len(examples) - len(prompts),
+        }
 
     def lengths(self, data: dict[str, Any], stage: int = 2) -> list[int]:
         if stage == 1:
@@ -409,11 +438,18 @@ class DecoderRecipe:
             return AutoModelForCausalLM.from_pretrained(self.config.init_from)
         c, tok = self.config, self.tokenizer
         model_config = LlamaConfig(
-            vocab_size=len(tok), hidden_size=c.d_model, intermediate_size=c.ffn_dim,
-            num_hidden_layers=c.decoder_layers, num_attention_heads=c.attention_heads,
-            num_key_value_heads=c.attention_heads, max_position_embeddings=max(256, 2 * c.max_tokens + 16),
-            bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
-            tie_word_embeddings=True, attention_dropout=0.0,
+            vocab_size=len(tok),
+            hidden_size=c.d_model,
+            intermediate_size=c.ffn_dim,
+            num_hidden_layers=c.decoder_layers,
+            num_attention_heads=c.attention_heads,
+            num_key_value_heads=c.attention_heads,
+            max_position_embeddings=max(256, 2 * c.max_tokens + 16),
+            bos_token_id=tok.bos_token_id,
+            eos_token_id=tok.eos_token_id,
+            pad_token_id=tok.pad_token_id,
+            tie_word_embeddings=True,
+            attention_dropout=0.0,
         )
         return LlamaForCausalLM(model_config)
 
@@ -433,8 +469,9 @@ class DecoderRecipe:
         logits = model(input_ids=input_ids, attention_mask=attention).logits
         shifted = logits[:, :-1].reshape(-1, logits.size(-1))
         targets = labels[:, 1:].reshape(-1)
-        loss = torch.nn.functional.cross_entropy(shifted, targets, ignore_index=-100,
-                                                 label_smoothing=self.config.label_smoothing)
+        loss = torch.nn.functional.cross_entropy(
+            shifted, targets, ignore_index=-100, label_smoothing=self.config.label_smoothing
+        )
         return loss, int(attention.sum())
 
     def after_step(self, model: Any) -> None:
@@ -457,13 +494,19 @@ def _train_bpe_tokenizer(directory: Path, texts: Iterator[str], vocab_size: int)
     backend.normalizer = normalizers.NFC()
     backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     backend.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=["<unk>", "<s>", "</s>", "<pad>"],
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=["<unk>", "<s>", "</s>", "<pad>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
     backend.train_from_iterator(texts, trainer)
     backend.post_processor = processors.TemplateProcessing(
-        single="<s> $A", pair="<s> $A <s> $B", special_tokens=[("<s>", backend.token_to_id("<s>"))])
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, bos_token="<s>", eos_token="</s>",
-                                        unk_token="<unk>", pad_token="<pad>")
+        single="<s> $A", pair="<s> $A <s> $B", special_tokens=[("<s>", backend.token_to_id("<s>"))]
+    )
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=backend, bos_token="<s>", eos_token="</s>", unk_token="<unk>", pad_token="<pad>"
+    )
     tokenizer.save_pretrained(directory)
 
 
@@ -483,12 +526,23 @@ def make_recipe(config: TrainingConfig) -> Recipe:
 # ---------------------------------------------------------------- evaluation through the engine
 
 
-def _convert(checkpoint: Path, output: Path, quantization: str | None, manifest_extra: dict[str, Any],
-             prompt: PromptFormat | None = None) -> None:
+def _convert(
+    checkpoint: Path,
+    output: Path,
+    quantization: str | None,
+    manifest_extra: dict[str, Any],
+    prompt: PromptFormat | None = None,
+) -> None:
     from mt._convert import convert_model
 
-    convert_model(str(checkpoint), output, quantization=quantization, force=True, manifest_extra=dict(manifest_extra),
-                  prompt=prompt)
+    convert_model(
+        str(checkpoint),
+        output,
+        quantization=quantization,
+        force=True,
+        manifest_extra=dict(manifest_extra),
+        prompt=prompt,
+    )
 
 
 def evaluate_model(model_dir: Path, dev: Sequence[ParallelPair], threads: int) -> dict[str, Any]:
@@ -504,15 +558,23 @@ def evaluate_model(model_dir: Path, dev: Sequence[ParallelPair], threads: int) -
     for pair in dev:
         by_direction.setdefault(f"{pair.source_lang}-{pair.target_lang}", []).append(pair)
     for direction, pairs in sorted(by_direction.items()):
-        results = translator.translate_segments([p.source for p in pairs], parse_language(pairs[0].source_lang),
-                                                parse_language(pairs[0].target_lang), options)
+        results = translator.translate_segments(
+            [p.source for p in pairs],
+            parse_language(pairs[0].source_lang),
+            parse_language(pairs[0].target_lang),
+            options,
+        )
         hyps = [r.text for r in results]
         refs = [p.target for p in pairs]
         tokenize = "ja-mecab" if pairs[0].target_lang == "ja" else "13a"
         bleu = sacrebleu.corpus_bleu(hyps, [refs], tokenize=tokenize)
         chrf = sacrebleu.corpus_chrf(hyps, [refs])
-        scores[direction] = {"bleu": round(bleu.score, 2), "chrf": round(chrf.score, 2), "sentences": len(pairs),
-                             "example": hyps[0] if hyps else ""}
+        scores[direction] = {
+            "bleu": round(bleu.score, 2),
+            "chrf": round(chrf.score, 2),
+            "sentences": len(pairs),
+            "example": hyps[0] if hyps else "",
+        }
     scores["mean_chrf"] = round(sum(v["chrf"] for v in scores.values()) / max(1, len(by_direction)), 3)
     return scores
 
@@ -602,8 +664,9 @@ def train(config: TrainingConfig) -> dict[str, Any]:
     dev_by_dir: dict[str, list[ParallelPair]] = {}
     for pair in dev_examples:
         dev_by_dir.setdefault(f"{pair.source_lang}-{pair.target_lang}", []).append(pair)
-    dev_examples = [p for pairs in dev_by_dir.values()
-                    for p in dev_rng.sample(pairs, min(len(pairs), config.dev_sentences))]
+    dev_examples = [
+        p for pairs in dev_by_dir.values() for p in dev_rng.sample(pairs, min(len(pairs), config.dev_sentences))
+    ]
     directions = sorted({(p.source_lang, p.target_lang) for p in examples})
     languages = sorted({lang for pair in directions for lang in pair})
     recipe.vocabulary(work, train_pairs, languages)
@@ -617,11 +680,21 @@ def train(config: TrainingConfig) -> dict[str, Any]:
         torch.save(data, data_path)
 
     model = recipe.new_model()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, betas=(0.9, 0.98), eps=1e-9,
-                                  weight_decay=0.0)
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=config.learning_rate, betas=(0.9, 0.98), eps=1e-9, weight_decay=0.0
+    )
     stage1_seconds, stage1_steps = _stage_budget(config, recipe)
-    run: dict[str, Any] = {"step": 0, "epoch": 0, "batch": 0, "elapsed": 0.0, "best": None, "history": [],
-                           "losses": [], "checkpoints": [], "stage": 1 if (stage1_seconds or stage1_steps) else 2}
+    run: dict[str, Any] = {
+        "step": 0,
+        "epoch": 0,
+        "batch": 0,
+        "elapsed": 0.0,
+        "best": None,
+        "history": [],
+        "losses": [],
+        "checkpoints": [],
+        "stage": 1 if (stage1_seconds or stage1_steps) else 2,
+    }
     if resumed:
         saved = torch.load(state_path, map_location="cpu", weights_only=False)
         model.load_state_dict(saved["model"])
@@ -634,12 +707,24 @@ def train(config: TrainingConfig) -> dict[str, Any]:
 
     def save_state() -> None:
         tmp = state_path.with_suffix(".tmp")
-        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "run": run,
-                    "python_rng": random.getstate(), "torch_rng": torch.get_rng_state()}, tmp)
+        torch.save(
+            {
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "run": run,
+                "python_rng": random.getstate(),
+                "torch_rng": torch.get_rng_state(),
+            },
+            tmp,
+        )
         tmp.replace(state_path)
 
-    manifest_base = {"name": config.name, "languages": languages, "pairs": directions,
-                     "max_input_tokens": 2 * config.max_tokens}
+    manifest_base = {
+        "name": config.name,
+        "languages": languages,
+        "pairs": directions,
+        "max_input_tokens": 2 * config.max_tokens,
+    }
 
     def evaluate() -> dict[str, Any]:
         with tempfile.TemporaryDirectory(dir=work) as tmp:
@@ -688,8 +773,15 @@ def train(config: TrainingConfig) -> dict[str, Any]:
             run["elapsed"] = now - start
             tokens_per_s = tokens_seen / max(now - window_start, 1e-6)
             if run["step"] % config.log_every == 0:
-                run["losses"].append({"step": run["step"], "loss": round(loss.item(), 4), "stage": run["stage"],
-                                      "minutes": round(run["elapsed"] / 60, 2), "tokens_per_s": round(tokens_per_s)})
+                run["losses"].append(
+                    {
+                        "step": run["step"],
+                        "loss": round(loss.item(), 4),
+                        "stage": run["stage"],
+                        "minutes": round(run["elapsed"] / 60, 2),
+                        "tokens_per_s": round(tokens_per_s),
+                    }
+                )
             progress.show(run["step"], run["elapsed"], loss.item(), tokens_per_s, lr)
             if run["stage"] == 2 and now - last_eval >= config.eval_minutes * 60:
                 model.eval()
@@ -700,7 +792,7 @@ def train(config: TrainingConfig) -> dict[str, Any]:
                 sys.stderr.write(f"\n[eval] step {run['step']}: {json.dumps(scores, ensure_ascii=False)}\n")
                 snapshot = work / f"weights-step{run['step']}.pt"
                 torch.save(model.state_dict(), snapshot)
-                run["checkpoints"] = (run["checkpoints"] + [snapshot.name])[-config.average_last:]
+                run["checkpoints"] = (run["checkpoints"] + [snapshot.name])[-config.average_last :]
                 for old in work.glob("weights-step*.pt"):
                     if old.name not in run["checkpoints"]:
                         old.unlink()
@@ -720,13 +812,22 @@ def train(config: TrainingConfig) -> dict[str, Any]:
             run["batch"] = 0
     save_state()
     sys.stderr.write("\n")
-    return finish(config, recipe, model, run, corpora, dev_examples, threads, data.get("dropped_too_long", 0),
-                  manifest_base)
+    return finish(
+        config, recipe, model, run, corpora, dev_examples, threads, data.get("dropped_too_long", 0), manifest_base
+    )
 
 
-def finish(config: TrainingConfig, recipe: Recipe, model: Any, run: dict[str, Any], corpora: dict[str, Any],
-           dev_examples: Sequence[ParallelPair], threads: int, dropped_too_long: int,
-           manifest_base: dict[str, Any]) -> dict[str, Any]:
+def finish(
+    config: TrainingConfig,
+    recipe: Recipe,
+    model: Any,
+    run: dict[str, Any],
+    corpora: dict[str, Any],
+    dev_examples: Sequence[ParallelPair],
+    threads: int,
+    dropped_too_long: int,
+    manifest_base: dict[str, Any],
+) -> dict[str, Any]:
     """Pick the best of (last, best, averaged) weights by dev score, export and convert."""
     torch = _require_torch()
     work = config.work_dir

@@ -31,17 +31,25 @@ def _runtime_flags(parser: argparse.ArgumentParser) -> None:
 
 def _settings(args: argparse.Namespace) -> Settings:
     return Settings.from_env().with_overrides(
-        registry=args.registry, device=args.device, compute_type=args.compute_type,
-        intra_threads=args.intra_threads, inter_threads=args.inter_threads,
+        registry=args.registry,
+        device=args.device,
+        compute_type=args.compute_type,
+        intra_threads=args.intra_threads,
+        inter_threads=args.inter_threads,
     )
 
 
 def _translation_options(args: argparse.Namespace) -> TranslationOptions:
     return TranslationOptions(
-        beam_size=args.beam, n_best=args.n_best, sampling_topk=args.sampling_topk,
-        sampling_topp=args.sampling_topp, sampling_temperature=args.temperature,
-        repetition_penalty=args.repetition_penalty, max_decoding_length=args.max_length,
-        max_batch_tokens=args.max_batch_tokens, target_prefix=args.target_prefix,
+        beam_size=args.beam,
+        n_best=args.n_best,
+        sampling_topk=args.sampling_topk,
+        sampling_topp=args.sampling_topp,
+        sampling_temperature=args.temperature,
+        repetition_penalty=args.repetition_penalty,
+        max_decoding_length=args.max_length,
+        max_batch_tokens=args.max_batch_tokens,
+        target_prefix=args.target_prefix,
     )
 
 
@@ -50,15 +58,20 @@ def _other_language(source: str, kakehashi: Kakehashi) -> str:
     return "ja" if source.split("-")[0] == "en" else "en"
 
 
-def _translate_lines(kakehashi: Kakehashi, lines: list[str], args: argparse.Namespace, options: TranslationOptions) -> None:
+def _translate_lines(
+    kakehashi: Kakehashi, lines: list[str], args: argparse.Namespace, options: TranslationOptions
+) -> None:
     if args.to:
         results = kakehashi.translate(lines, args.source, args.to, model=args.model, options=options)
     else:
         results = []
         for line in lines:
             source = args.source if args.source != AUTO else (kakehashi.detect(line).language if line.strip() else "en")
-            results.extend(kakehashi.translate([line], source, _other_language(source, kakehashi), model=args.model,
-                                               options=options))
+            results.extend(
+                kakehashi.translate(
+                    [line], source, _other_language(source, kakehashi), model=args.model, options=options
+                )
+            )
     for result in results:
         if args.json:
             print(json.dumps(result.to_json(), ensure_ascii=False))
@@ -114,13 +127,20 @@ def cmd_convert(args: argparse.Namespace) -> int:
         stops = tuple(s.encode().decode("unicode_escape") for s in (args.stop or ["\\n"]))
         prompt = PromptFormat(template=args.prompt_template, stop=stops)
     manifest = convert_model(
-        args.source, Path(args.output), quantization=None if args.quantization == "none" else args.quantization,
-        force=args.force, revision=args.revision, name=args.name,
-        languages=args.languages.split(",") if args.languages else None, prompt=prompt,
+        args.source,
+        Path(args.output),
+        quantization=None if args.quantization == "none" else args.quantization,
+        force=args.force,
+        revision=args.revision,
+        name=args.name,
+        languages=args.languages.split(",") if args.languages else None,
+        prompt=prompt,
         trust_remote_code=args.trust_remote_code,
     )
-    print(f"converted {args.source} → {args.output} ({manifest.family}, {manifest.architecture}, "
-          f"{manifest.quantization or 'original precision'}; languages {', '.join(manifest.languages)})")
+    print(
+        f"converted {args.source} → {args.output} ({manifest.family}, {manifest.architecture}, "
+        f"{manifest.quantization or 'original precision'}; languages {', '.join(manifest.languages)})"
+    )
     return 0
 
 
@@ -132,19 +152,21 @@ def describe_models(registry: Registry) -> list[dict[str, Any]]:
     rows = []
     for entry in registry.entries:
         m = entry.manifest
-        rows.append({
-            "name": entry.name,
-            "family": m.family,
-            "architecture": m.architecture,
-            "languages": list(m.languages),
-            "pairs": [f"{a}-{b}" for a, b in m.directions()],
-            "quantization": m.quantization,
-            "size_bytes": _directory_size(entry.path),
-            "path": str(entry.path),
-            "default": entry.default,
-            "license": m.license,
-            "corpora": sorted(m.corpora),
-        })
+        rows.append(
+            {
+                "name": entry.name,
+                "family": m.family,
+                "architecture": m.architecture,
+                "languages": list(m.languages),
+                "pairs": [f"{a}-{b}" for a, b in m.directions()],
+                "quantization": m.quantization,
+                "size_bytes": _directory_size(entry.path),
+                "path": str(entry.path),
+                "default": entry.default,
+                "license": m.license,
+                "corpora": sorted(m.corpora),
+            }
+        )
     return rows
 
 
@@ -160,8 +182,10 @@ def cmd_models(args: argparse.Namespace) -> int:
     print(header)
     for r in rows:
         size = f"{r['size_bytes'] / 1e6:.1f} MB"
-        print(f"{r['name']:<28} {r['family']:<8} {r['architecture']:<16} {','.join(r['languages']):<16} "
-              f"{r['quantization'] or '-':<13} {size:>9}")
+        print(
+            f"{r['name']:<28} {r['family']:<8} {r['architecture']:<16} {','.join(r['languages']):<16} "
+            f"{r['quantization'] or '-':<13} {size:>9}"
+        )
     return 0
 
 
@@ -178,15 +202,32 @@ def cmd_train(args: argparse.Namespace) -> int:
         sample[name] = int(count)
     output = Path(args.output)
     config = TrainingConfig(
-        train=args.train, dev=args.dev or [], output=output,
+        train=args.train,
+        dev=args.dev or [],
+        output=output,
         work_dir=Path(args.work_dir or Path.home() / ".cache" / "kakehashi" / "train" / output.name),
-        name=args.name or output.name, arch=args.arch, init_from=args.init_from,
-        pretrain_fraction=args.pretrain_fraction, sample=sample, bidirectional=not args.one_direction,
-        vocab_size=args.vocab_size, d_model=args.d_model, encoder_layers=args.encoder_layers,
-        decoder_layers=args.decoder_layers, attention_heads=args.heads, ffn_dim=args.ffn_dim,
-        max_tokens=args.max_tokens, batch_tokens=args.batch_tokens, learning_rate=args.lr,
-        warmup_steps=args.warmup, eval_minutes=args.eval_minutes, time_budget_minutes=args.time_budget,
-        max_steps=args.max_steps, threads=args.threads or 0, seed=args.seed, quantization=args.quantization,
+        name=args.name or output.name,
+        arch=args.arch,
+        init_from=args.init_from,
+        pretrain_fraction=args.pretrain_fraction,
+        sample=sample,
+        bidirectional=not args.one_direction,
+        vocab_size=args.vocab_size,
+        d_model=args.d_model,
+        encoder_layers=args.encoder_layers,
+        decoder_layers=args.decoder_layers,
+        attention_heads=args.heads,
+        ffn_dim=args.ffn_dim,
+        max_tokens=args.max_tokens,
+        batch_tokens=args.batch_tokens,
+        learning_rate=args.lr,
+        warmup_steps=args.warmup,
+        eval_minutes=args.eval_minutes,
+        time_budget_minutes=args.time_budget,
+        max_steps=args.max_steps,
+        threads=args.threads or 0,
+        seed=args.seed,
+        quantization=args.quantization,
         license=args.license,
     )
     summary = train(config)
@@ -225,9 +266,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("convert", help="convert a Hugging Face checkpoint to a Kakehashi (CTranslate2) model")
     p.add_argument("source", help="checkpoint directory or hub id")
     p.add_argument("--output", "-o", required=True)
-    p.add_argument("--quantization", default="int8",
-                   choices=["int8", "int8_float16", "int8_bfloat16", "int8_float32", "float16", "bfloat16", "float32",
-                            "none"])
+    p.add_argument(
+        "--quantization",
+        default="int8",
+        choices=["int8", "int8_float16", "int8_bfloat16", "int8_float32", "float16", "bfloat16", "float32", "none"],
+    )
     p.add_argument("--force", action="store_true", help="replace OUTPUT if it exists")
     p.add_argument("--revision", help="hub revision")
     p.add_argument("--name", help="model name in the registry (default: OUTPUT's name)")
@@ -248,12 +291,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", "-o", required=True, help="directory for the converted model")
     p.add_argument("--work-dir", help="checkpoints and state (default ~/.cache/kakehashi/train/NAME); resumable")
     p.add_argument("--name")
-    p.add_argument("--arch", choices=["marian", "decoder"], default="marian",
-                   help="marian: encoder-decoder; decoder: Llama-architecture LLM (pretraining, then translation "
-                        "prompts with the loss on the answer)")
+    p.add_argument(
+        "--arch",
+        choices=["marian", "decoder"],
+        default="marian",
+        help="marian: encoder-decoder; decoder: Llama-architecture LLM (pretraining, then translation "
+        "prompts with the loss on the answer)",
+    )
     p.add_argument("--init-from", help="decoder: fine-tune this Hugging Face causal LM (directory or hub id)")
-    p.add_argument("--pretrain-fraction", type=float, default=0.4,
-                   help="decoder from scratch: share of the budget for language modelling (stage 1)")
+    p.add_argument(
+        "--pretrain-fraction",
+        type=float,
+        default=0.4,
+        help="decoder from scratch: share of the budget for language modelling (stage 1)",
+    )
     p.add_argument("--sample", action="append", help="CORPUS=N: use N pairs of a corpus (repeatable)")
     p.add_argument("--one-direction", action="store_true", help="train source→target only (default: both)")
     p.add_argument("--vocab-size", type=int, default=8000)

@@ -54,8 +54,11 @@ def load_keys(path: Path) -> list[ApiKey]:
         if not isinstance(row, dict) or not isinstance(row.get("sha256"), str) or len(row["sha256"]) != 64:
             raise InvalidRequest(f"{path}: [[key]] entry {number} needs name and a 64-hex-digit sha256")
         limit = row.get("rate_limit_per_minute")
-        keys.append(ApiKey(str(row.get("name", f"key{number}")), row["sha256"].lower(),
-                           int(limit) if limit is not None else None))
+        keys.append(
+            ApiKey(
+                str(row.get("name", f"key{number}")), row["sha256"].lower(), int(limit) if limit is not None else None
+            )
+        )
     return keys
 
 

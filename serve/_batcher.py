@@ -49,8 +49,14 @@ BatchObserver = Callable[[int, int, float], None]  # (sentences, tokens, queue w
 
 
 class MicroBatcher:
-    def __init__(self, translator: Translator, max_wait_ms: float, max_batch_tokens: int, max_queue: int,
-                 observe: BatchObserver | None = None):
+    def __init__(
+        self,
+        translator: Translator,
+        max_wait_ms: float,
+        max_batch_tokens: int,
+        max_queue: int,
+        observe: BatchObserver | None = None,
+    ):
         self.translator = translator
         self.max_wait_s = max_wait_ms / 1000
         self.max_batch_tokens = max_batch_tokens
@@ -63,8 +69,9 @@ class MicroBatcher:
     def depth(self) -> int:
         return self._queue.qsize()
 
-    def submit(self, sentences: Sequence[str], source: Language, target: Language,
-               options: TranslationOptions) -> Future[list[SegmentResult]]:
+    def submit(
+        self, sentences: Sequence[str], source: Language, target: Language, options: TranslationOptions
+    ) -> Future[list[SegmentResult]]:
         tokens = sum(self.translator.count_tokens(s) for s in sentences)
         item = _Item(list(sentences), source, target, options, tokens)
         try:
@@ -99,17 +106,17 @@ class MicroBatcher:
                 if timeout <= 0:
                     break
                 try:
-                    item = self._queue.get(timeout=timeout)
+                    waiting = self._queue.get(timeout=timeout)
                 except queue.Empty:
                     break
-                if item is None:
+                if waiting is None:
                     self._queue.put(None)
                     break
-                if item.group() == key and tokens + item.tokens <= self.max_batch_tokens:
-                    batch.append(item)
-                    tokens += item.tokens
+                if waiting.group() == key and tokens + waiting.tokens <= self.max_batch_tokens:
+                    batch.append(waiting)
+                    tokens += waiting.tokens
                 else:
-                    pending.append(item)
+                    pending.append(waiting)
             self._execute(batch, tokens)
 
     def _execute(self, batch: list[_Item], tokens: int) -> None:

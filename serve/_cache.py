@@ -28,16 +28,26 @@ KEY_PREFIX = "kakehashi:tr:"
 
 def cache_key(model: str, revision: str, source: str, target: str, options: dict[str, Any], sentence: str) -> str:
     canonical = json.dumps(
-        {"v": SCHEMA_VERSION, "model": model, "revision": revision, "source": source, "target": target,
-         "options": options, "text": unicodedata.normalize("NFC", sentence)},
-        sort_keys=True, ensure_ascii=False, separators=(",", ":"),
+        {
+            "v": SCHEMA_VERSION,
+            "model": model,
+            "revision": revision,
+            "source": source,
+            "target": target,
+            "options": options,
+            "text": unicodedata.normalize("NFC", sentence),
+        },
+        sort_keys=True,
+        ensure_ascii=False,
+        separators=(",", ":"),
     )
     return KEY_PREFIX + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 def encode_result(result: SegmentResult) -> str:
-    return json.dumps({"h": [[h.text, h.score, h.tokens] for h in result.hypotheses], "s": result.source_tokens},
-                      ensure_ascii=False)
+    return json.dumps(
+        {"h": [[h.text, h.score, h.tokens] for h in result.hypotheses], "s": result.source_tokens}, ensure_ascii=False
+    )
 
 
 def decode_result(raw: str | bytes) -> SegmentResult | None:
@@ -116,8 +126,7 @@ class RedisCache:
         import redis
 
         self._redis_errors = (redis.RedisError, OSError)
-        self.client = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5,
-                                           health_check_interval=5)
+        self.client = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5, health_check_interval=5)
         self.url = url
         self.ttl_s = ttl_s
         self.retry_after_s = retry_after_s
@@ -139,8 +148,9 @@ class RedisCache:
     def _succeeded(self) -> None:
         with self._lock:
             if self._down_since is not None:
-                log.warning("Redis at %s is back after %.1f s; caching again", self.url,
-                            time.monotonic() - self._down_since)
+                log.warning(
+                    "Redis at %s is back after %.1f s; caching again", self.url, time.monotonic() - self._down_since
+                )
                 self._down_since = None
 
     def get_many(self, keys: Sequence[str]) -> list[SegmentResult | None]:

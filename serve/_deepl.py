@@ -67,14 +67,25 @@ def routes(service: TranslationService) -> list[Route]:
         source_code = "auto" if source == "auto" else source
         if tag_handling:
             detected = deepl_code(source) if source != "auto" else None
-            outputs = await off_loop(lambda: translate_markup(texts, lambda runs: [
-                t.text for t in service.translate(runs, source_code, target, None, options)]))
-            rows = [{"detected_source_language": detected or "", "text": text, "billed_characters": len(original)}
-                    for text, original in zip(outputs, texts)]
+            outputs = await off_loop(
+                lambda: translate_markup(
+                    texts, lambda runs: [t.text for t in service.translate(runs, source_code, target, None, options)]
+                )
+            )
+            rows = [
+                {"detected_source_language": detected or "", "text": text, "billed_characters": len(original)}
+                for text, original in zip(outputs, texts)
+            ]
         else:
             results = await off_loop(service.translate, texts, source_code, target, None, options)
-            rows = [{"detected_source_language": deepl_code(t.source_lang), "text": t.text,
-                     "billed_characters": len(original)} for t, original in zip(results, texts)]
+            rows = [
+                {
+                    "detected_source_language": deepl_code(t.source_lang),
+                    "text": t.text,
+                    "billed_characters": len(original),
+                }
+                for t, original in zip(results, texts)
+            ]
         return JSONResponse({"translations": rows})
 
     async def languages(request: Request) -> Response:

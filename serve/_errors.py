@@ -85,6 +85,10 @@ def error_response(request: Request, exc: Exception) -> JSONResponse:
     elif flavour == "libretranslate":
         body = {"error": message}
     else:
-        body = {"error": {"type": type(exc).__name__ if isinstance(exc, KakehashiError) else "InternalError",
-                          "message": message}}
+        body = {
+            "error": {
+                "type": type(exc).__name__ if isinstance(exc, KakehashiError) else "InternalError",
+                "message": message,
+            }
+        }
     return JSONResponse(body, status_code=status, headers=_headers(exc))

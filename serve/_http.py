@@ -41,8 +41,9 @@ async def read_body(request: Request) -> dict[str, Any]:
         for key, value in form.multi_items():
             if not isinstance(value, str):
                 raise InvalidRequest(f"field {key!r} must be text, not a file")
-            out[key] = [*out[key], value] if isinstance(out.get(key), list) else (
-                [out[key], value] if key in out else value)
+            out[key] = (
+                [*out[key], value] if isinstance(out.get(key), list) else ([out[key], value] if key in out else value)
+            )
         return out
     raw = await request.body()
     if len(raw) > MAX_BODY_BYTES:

@@ -45,13 +45,18 @@ def routes(service: TranslationService) -> list[Route]:
             raise InvalidRequest("alternatives must be an integer") from None
         if not 0 <= alternatives <= 3:
             raise InvalidRequest("alternatives must be between 0 and 3")
-        options = TranslationOptions(beam_size=max(4, alternatives + 1), n_best=alternatives + 1,
-                                     max_batch_tokens=service.settings.max_batch_tokens)
+        options = TranslationOptions(
+            beam_size=max(4, alternatives + 1),
+            n_best=alternatives + 1,
+            max_batch_tokens=service.settings.max_batch_tokens,
+        )
         if fmt == "html":
             service.check_limits(texts)
             results = await off_loop(
-                lambda: translate_markup(texts, lambda runs: [
-                    t.text for t in service.translate(runs, source, target, None, options)]))
+                lambda: translate_markup(
+                    texts, lambda runs: [t.text for t in service.translate(runs, source, target, None, options)]
+                )
+            )
             rows: list[dict[str, Any]] = [{"translatedText": text} for text in results]
         else:
             translations = await off_loop(service.translate, texts, source, target, None, options)
@@ -75,10 +80,12 @@ def routes(service: TranslationService) -> list[Route]:
 
     async def languages(request: Request) -> Response:
         reachable = service.kakehashi.languages()
-        return JSONResponse([
-            {"code": code, "name": parse_language(code).name, "targets": targets}
-            for code, targets in sorted(reachable.items())
-        ])
+        return JSONResponse(
+            [
+                {"code": code, "name": parse_language(code).name, "targets": targets}
+                for code, targets in sorted(reachable.items())
+            ]
+        )
 
     async def detect(request: Request) -> Response:
         body = await read_body(request)
@@ -93,19 +100,26 @@ def routes(service: TranslationService) -> list[Route]:
 
     async def frontend_settings(request: Request) -> Response:
         sources = sorted(service.kakehashi.languages())
-        target = "en" if "en" in {t for ts in service.kakehashi.languages().values() for t in ts} else (
-            sources[0] if sources else "en")
-        return JSONResponse({
-            "charLimit": service.settings.max_chars_per_text,
-            "frontendTimeout": 500,
-            "apiKeys": bool(service.settings.api_keys_file),
-            "keyRequired": service.settings.require_api_key,
-            "suggestions": False,
-            "filesTranslation": False,
-            "supportedFilesFormat": [],
-            "language": {"source": {"code": "auto", "name": "Auto Detect"},
-                         "target": {"code": target, "name": parse_language(target).name}},
-        })
+        target = (
+            "en"
+            if "en" in {t for ts in service.kakehashi.languages().values() for t in ts}
+            else (sources[0] if sources else "en")
+        )
+        return JSONResponse(
+            {
+                "charLimit": service.settings.max_chars_per_text,
+                "frontendTimeout": 500,
+                "apiKeys": bool(service.settings.api_keys_file),
+                "keyRequired": service.settings.require_api_key,
+                "suggestions": False,
+                "filesTranslation": False,
+                "supportedFilesFormat": [],
+                "language": {
+                    "source": {"code": "auto", "name": "Auto Detect"},
+                    "target": {"code": target, "name": parse_language(target).name},
+                },
+            }
+        )
 
     return [
         Route("/translate", translate, methods=["POST"]),

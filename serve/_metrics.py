@@ -16,12 +16,15 @@ class Metrics:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.requests = Counter("kakehashi_requests_total", "HTTP requests", ["route", "status"], registry=r)
-        self.latency = Histogram("kakehashi_request_seconds", "Request latency", ["route"], registry=r,
-                                 buckets=LATENCY_BUCKETS)
-        self.batch_sentences = Histogram("kakehashi_batch_sentences", "Sentences per model batch", registry=r,
-                                         buckets=BATCH_BUCKETS)
-        self.batch_wait = Histogram("kakehashi_batch_queue_seconds", "Time a sentence waited for its batch",
-                                    registry=r, buckets=LATENCY_BUCKETS)
+        self.latency = Histogram(
+            "kakehashi_request_seconds", "Request latency", ["route"], registry=r, buckets=LATENCY_BUCKETS
+        )
+        self.batch_sentences = Histogram(
+            "kakehashi_batch_sentences", "Sentences per model batch", registry=r, buckets=BATCH_BUCKETS
+        )
+        self.batch_wait = Histogram(
+            "kakehashi_batch_queue_seconds", "Time a sentence waited for its batch", registry=r, buckets=LATENCY_BUCKETS
+        )
         self.queue_depth = Gauge("kakehashi_queue_depth", "Requests waiting for a batch", ["model"], registry=r)
         self.cache = Counter("kakehashi_cache_total", "Segment cache lookups", ["result"], registry=r)
         self.tokens = Counter("kakehashi_tokens_total", "Tokens translated", ["side"], registry=r)

@@ -20,8 +20,13 @@ from serve._service import TranslationService
 def translation_json(t: Translation, references: bool) -> dict[str, Any]:
     segments = []
     for s in t.segments:
-        segment: dict[str, Any] = {"source": s.source, "start": s.start, "end": s.end, "text": s.text,
-                                   "score": round(s.score, 4)}
+        segment: dict[str, Any] = {
+            "source": s.source,
+            "start": s.start,
+            "end": s.end,
+            "text": s.text,
+            "score": round(s.score, 4),
+        }
         if s.alternatives:
             segment["alternatives"] = list(s.alternatives)
         if references:
@@ -32,8 +37,9 @@ def translation_json(t: Translation, references: bool) -> dict[str, Any]:
         "text": t.text,
         "source": t.source_lang,
         "target": t.target_lang,
-        "detected_source": None if t.detected is None else {"language": t.detected.language,
-                                                            "confidence": t.detected.confidence},
+        "detected_source": None
+        if t.detected is None
+        else {"language": t.detected.language, "confidence": t.detected.confidence},
         "score": round(t.score, 4),
         "alternatives": [{"text": a.text, "score": round(a.score, 4)} for a in t.alternatives],
         "cached": t.cached,
@@ -67,7 +73,9 @@ def routes(service: TranslationService) -> list[Route]:
         allowed = {"texts", "text", "source", "target", "model", "options", "references", "stream"}
         unknown = set(body) - allowed
         if unknown:
-            raise InvalidRequest(f"unknown field(s) {', '.join(sorted(unknown))}; accepted: {', '.join(sorted(allowed))}")
+            raise InvalidRequest(
+                f"unknown field(s) {', '.join(sorted(unknown))}; accepted: {', '.join(sorted(allowed))}"
+            )
         if "texts" not in body and "text" not in body:
             raise InvalidRequest("give 'texts' (a list of strings) or 'text' (a string)")
         texts = string_list(body.get("texts", body.get("text")), "texts")
@@ -89,21 +97,29 @@ def routes(service: TranslationService) -> list[Route]:
         raw_options = body.get("options")
         if stream and isinstance(raw_options, dict) and raw_options.get("beam_size", 1) != 1:
             raise InvalidRequest("streaming decodes greedily (or by sampling); beam_size must be 1 with stream: true")
-        options = parse_options({"beam_size": 1, **raw_options} if stream and isinstance(raw_options, dict)
-                                else ({"beam_size": 1} if stream and raw_options is None else raw_options),
-                                service.settings.max_batch_tokens)
+        options = parse_options(
+            {"beam_size": 1, **raw_options}
+            if stream and isinstance(raw_options, dict)
+            else ({"beam_size": 1} if stream and raw_options is None else raw_options),
+            service.settings.max_batch_tokens,
+        )
         if stream:
             service.check_limits(texts)
             events = service.stream(texts, source, target, model, options)
-            return StreamingResponse(_server_sent(events, references), media_type="text/event-stream",
-                                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+            return StreamingResponse(
+                _server_sent(events, references),
+                media_type="text/event-stream",
+                headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+            )
         results = await off_loop(service.translate, texts, source, target, model, options)
         return JSONResponse({"translations": [translation_json(t, references) for t in results]})
 
     async def languages(request: Request) -> Response:
         reachable = service.kakehashi.languages()
-        rows = [{"code": code, "name": parse_language(code).name, "targets": targets}
-                for code, targets in sorted(reachable.items())]
+        rows = [
+            {"code": code, "name": parse_language(code).name, "targets": targets}
+            for code, targets in sorted(reachable.items())
+        ]
         return JSONResponse({"languages": rows})
 
     async def models(request: Request) -> Response:

@@ -82,8 +82,13 @@ class TranslationService:
         with self._lock:
             batcher = self._batchers.get(entry.name)
             if batcher is None:
-                batcher = MicroBatcher(translator, self.settings.batch_wait_ms, self.settings.max_batch_tokens,
-                                       self.settings.max_queue, self.metrics.observe_batch)
+                batcher = MicroBatcher(
+                    translator,
+                    self.settings.batch_wait_ms,
+                    self.settings.max_batch_tokens,
+                    self.settings.max_queue,
+                    self.metrics.observe_batch,
+                )
                 self._batchers[entry.name] = batcher
                 self._fingerprints[entry.name] = _fingerprint(entry)
             return batcher
@@ -107,23 +112,34 @@ class TranslationService:
         for index, text in enumerate(texts):
             if len(text) > s.max_chars_per_text:
                 raise InputTooLarge(
-                    f"text {index} has {len(text)} characters; at most {s.max_chars_per_text} per text are accepted")
+                    f"text {index} has {len(text)} characters; at most {s.max_chars_per_text} per text are accepted"
+                )
             total += len(text)
         if total > s.max_chars_per_request:
-            raise InputTooLarge(
-                f"{total} characters in one request; at most {s.max_chars_per_request} are accepted")
+            raise InputTooLarge(f"{total} characters in one request; at most {s.max_chars_per_request} are accepted")
 
     # -- translation (blocking: call from a worker thread)
 
-    def translate(self, texts: Sequence[str], source: str, target: str, model: str | None = None,
-                  options: TranslationOptions | None = None) -> list[Translation]:
+    def translate(
+        self,
+        texts: Sequence[str],
+        source: str,
+        target: str,
+        model: str | None = None,
+        options: TranslationOptions | None = None,
+    ) -> list[Translation]:
         self.check_limits(texts)
         options = options or TranslationOptions()
         deadline = time.monotonic() + self.settings.request_timeout_s
         results = self.kakehashi.translate(
-            texts, source, target, model=model, options=options,
+            texts,
+            source,
+            target,
+            model=model,
+            options=options,
             runner=lambda entry, translator, sentences, src, tgt, opts: self._run_cached(
-                entry, translator, sentences, src, tgt, opts, deadline),
+                entry, translator, sentences, src, tgt, opts, deadline
+            ),
         )
         chars = sum(len(t) for t in texts)
         self.characters += chars
@@ -133,11 +149,21 @@ class TranslationService:
             self.metrics.tokens.labels("target").inc(r.target_tokens)
         return results
 
-    def _run_cached(self, entry: RegistryEntry, translator: Translator, sentences: list[str], source: Language,
-                    target: Language, options: TranslationOptions, deadline: float) -> list[SegmentResult]:
+    def _run_cached(
+        self,
+        entry: RegistryEntry,
+        translator: Translator,
+        sentences: list[str],
+        source: Language,
+        target: Language,
+        options: TranslationOptions,
+        deadline: float,
+    ) -> list[SegmentResult]:
         batcher = self._batcher(entry, translator)
-        keys = [cache_key(entry.name, self._fingerprints[entry.name], source.code, target.code, options.cache_key(),
-                          s) for s in sentences]
+        keys = [
+            cache_key(entry.name, self._fingerprints[entry.name], source.code, target.code, options.cache_key(), s)
+            for s in sentences
+        ]
         found = self.cache.get_many(keys)
         hits = sum(r is not None for r in found)
         self.metrics.cache.labels("hit").inc(hits)
@@ -158,8 +184,9 @@ class TranslationService:
                 found[i] = result
         return [r for r in found if r is not None]
 
-    def stream(self, texts: Sequence[str], source: str, target: str, model: str | None,
-               options: TranslationOptions) -> Iterator[tuple[int, StreamEvent]]:
+    def stream(
+        self, texts: Sequence[str], source: str, target: str, model: str | None, options: TranslationOptions
+    ) -> Iterator[tuple[int, StreamEvent]]:
         """Stream each text in turn (blocking iterator: consume it from a worker thread)."""
         for index, text in enumerate(texts):
             for event in self.kakehashi.stream(text, source, target, model=model, options=options):

@@ -40,8 +40,9 @@ class ServeSettings:
     engine: Settings = field(default_factory=Settings)
 
     @classmethod
-    def load(cls, environ: Mapping[str, str] | None = None, config_file: Path | None = None,
-             **overrides: Any) -> ServeSettings:
+    def load(
+        cls, environ: Mapping[str, str] | None = None, config_file: Path | None = None, **overrides: Any
+    ) -> ServeSettings:
         """Defaults, then the config file, then ``KAKEHASHI_*`` variables, then ``overrides`` (CLI flags)."""
         environ = os.environ if environ is None else environ
         values: dict[str, Any] = {}
@@ -60,8 +61,10 @@ class ServeSettings:
         values.update({k: v for k, v in overrides.items() if v is not None})
         unknown = set(values) - {f.name for f in fields(cls)}
         if unknown:
-            raise InvalidRequest(f"unknown setting(s) {', '.join(sorted(unknown))}; known: "
-                                 f"{', '.join(f.name for f in fields(cls) if f.name != 'engine')}")
+            raise InvalidRequest(
+                f"unknown setting(s) {', '.join(sorted(unknown))}; known: "
+                f"{', '.join(f.name for f in fields(cls) if f.name != 'engine')}"
+            )
         engine = values.pop("engine", None) or Settings.from_env(environ)
         return cls(engine=engine, **{k: _coerce(cls, k, v) for k, v in values.items()})
 
@@ -79,8 +82,11 @@ def _coerce(cls: type, name: str, value: Any) -> Any:
         if isinstance(default, float):
             return float(value)
         if isinstance(default, tuple):
-            return tuple(value) if isinstance(value, (list, tuple)) else tuple(
-                v.strip() for v in str(value).split(",") if v.strip())
+            return (
+                tuple(value)
+                if isinstance(value, (list, tuple))
+                else tuple(v.strip() for v in str(value).split(",") if v.strip())
+            )
         return str(value)
     except ValueError as exc:
         raise InvalidRequest(f"setting {name}={value!r} is not a valid {type(default).__name__}") from exc

@@ -14,8 +14,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from serve._settings import ServeSettings
 
     settings = ServeSettings.load(
-        config_file=Path(args.config) if args.config else None, host=args.host, port=args.port,
-        workers=args.workers, redis_url=args.redis_url,
+        config_file=Path(args.config) if args.config else None,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        redis_url=args.redis_url,
     ).with_engine(_settings(args))
     if settings.workers > 1:
         # Each worker process builds its own app from the environment; pass the resolved settings along.
@@ -28,8 +31,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
         os.environ["KAKEHASHI_COMPUTE_TYPE"] = engine.compute_type
         if args.config:
             os.environ["KAKEHASHI_CONFIG"] = str(args.config)
-        uvicorn.run("serve.app:create_app", factory=True, host=settings.host, port=settings.port,
-                    workers=settings.workers, log_level="info")
+        uvicorn.run(
+            "serve.app:create_app",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=settings.workers,
+            log_level="info",
+        )
         return 0
     from serve.app import create_app
 

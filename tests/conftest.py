@@ -44,8 +44,14 @@ def tiny_models(tiny_checkpoints: dict[str, Path], tmp_path_factory: pytest.Temp
         if name == "llama":
             prompt = PromptFormat(template="{source_lang}: {text}\n{target_lang}:", stop=("\n",))
         languages = ["ja", "en"] if name.startswith("llama") else None
-        convert_model(str(checkpoint), root / name, quantization="float32", languages=languages, prompt=prompt,
-                      name=f"tiny-{name}")
+        convert_model(
+            str(checkpoint),
+            root / name,
+            quantization="float32",
+            languages=languages,
+            prompt=prompt,
+            name=f"tiny-{name}",
+        )
         out[name] = root / name
     return out
 
@@ -91,9 +97,21 @@ class RedisProcess:
         if binary is None:
             pytest.fail("redis-server is not installed; `make test` installs it with apt-get")
         self.process = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.directory)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.directory),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         client = redis.Redis(port=self.port)
         for _ in range(100):
@@ -129,8 +147,9 @@ class LiveServer:
 
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                                    lifespan="on"))
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+        )
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     def start(self) -> None:

@@ -21,8 +21,9 @@ class FakeTranslator:
     def count_tokens(self, text: str) -> int:
         return len(text)
 
-    def stream_segment(self, sentence: str, source: Language, target: Language,
-                       options: TranslationOptions) -> Iterator[str]:
+    def stream_segment(
+        self, sentence: str, source: Language, target: Language, options: TranslationOptions
+    ) -> Iterator[str]:
         text = f"[{target.code}]{sentence}"
         yield from (text[i : i + 3] for i in range(0, len(text), 3))
 
@@ -39,9 +40,15 @@ class FakeTranslator:
         return out
 
 
-def write_manifest(directory: Path, name: str, languages: tuple[str, ...], pairs: tuple[tuple[str, str], ...] = (),
-                   max_input_tokens: int = 512) -> Path:
+def write_manifest(
+    directory: Path,
+    name: str,
+    languages: tuple[str, ...],
+    pairs: tuple[tuple[str, str], ...] = (),
+    max_input_tokens: int = 512,
+) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
-    Manifest(name=name, family="marian", languages=languages, source="test", pairs=pairs,
-             max_input_tokens=max_input_tokens).save(directory)
+    Manifest(
+        name=name, family="marian", languages=languages, source="test", pairs=pairs, max_input_tokens=max_input_tokens
+    ).save(directory)
     return directory

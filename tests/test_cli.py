@@ -15,8 +15,25 @@ pytestmark = pytest.mark.integration
 
 
 def test_translate_json_and_n_best(tiny_registry: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["translate", "猫です。犬です。", "--from", "ja", "--to", "en", "--registry", str(tiny_registry),
-                 "--json", "--beam", "3", "--n-best", "2", "--max-length", "8"])
+    code = main(
+        [
+            "translate",
+            "猫です。犬です。",
+            "--from",
+            "ja",
+            "--to",
+            "en",
+            "--registry",
+            str(tiny_registry),
+            "--json",
+            "--beam",
+            "3",
+            "--n-best",
+            "2",
+            "--max-length",
+            "8",
+        ]
+    )
     assert code == 0
     row = json.loads(capsys.readouterr().out)
     assert row["source_lang"] == "ja" and row["target_lang"] == "en"
@@ -28,9 +45,24 @@ def test_translate_json_and_n_best(tiny_registry: Path, capsys: pytest.CaptureFi
 def test_translate_reads_stdin_one_paragraph_per_line(tiny_registry: Path, tmp_path: Path) -> None:
     lines = "猫です。\n\n犬です。\n"
     done = subprocess.run(
-        [sys.executable, "-m", "mt.cli", "translate", "--from", "ja", "--to", "en", "--registry", str(tiny_registry),
-         "--max-length", "6"],
-        input=lines, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "mt.cli",
+            "translate",
+            "--from",
+            "ja",
+            "--to",
+            "en",
+            "--registry",
+            str(tiny_registry),
+            "--max-length",
+            "6",
+        ],
+        input=lines,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr
     out = done.stdout.split("\n")
@@ -38,8 +70,26 @@ def test_translate_reads_stdin_one_paragraph_per_line(tiny_registry: Path, tmp_p
 
 
 def test_model_selected_by_name(tiny_registry: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["translate", "猫", "--from", "ja", "--to", "en", "--model", "tiny-madlad", "--registry",
-                 str(tiny_registry), "--json", "--max-length", "4"]) == 0
+    assert (
+        main(
+            [
+                "translate",
+                "猫",
+                "--from",
+                "ja",
+                "--to",
+                "en",
+                "--model",
+                "tiny-madlad",
+                "--registry",
+                str(tiny_registry),
+                "--json",
+                "--max-length",
+                "4",
+            ]
+        )
+        == 0
+    )
     assert json.loads(capsys.readouterr().out)["models"] == ["tiny-madlad"]
 
 
@@ -55,14 +105,18 @@ def test_model_selected_by_name(tiny_registry: Path, capsys: pytest.CaptureFixtu
 def test_errors_exit_non_zero_without_traceback(tiny_registry: Path, args: list[str], message: str) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "mt.cli", "translate", "猫", *args, "--registry", str(tiny_registry)],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 2
     assert message in done.stderr
     assert "Traceback" not in done.stderr
 
 
-def test_corrupt_model_directory(tmp_path: Path, tiny_models: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+def test_corrupt_model_directory(
+    tmp_path: Path, tiny_models: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
     import shutil
 
     broken = tmp_path / "broken"
@@ -75,8 +129,9 @@ def test_corrupt_model_directory(tmp_path: Path, tiny_models: dict[str, Path], c
     assert "not valid JSON" in capsys.readouterr().err
 
 
-def test_convert_refuses_to_overwrite(tiny_checkpoints: dict[str, Path], tmp_path: Path,
-                                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_convert_refuses_to_overwrite(
+    tiny_checkpoints: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "model"
     assert main(["convert", str(tiny_checkpoints["marian"]), "--output", str(out)]) == 0
     manifest = json.loads((out / "kakehashi.json").read_text(encoding="utf-8"))
@@ -87,8 +142,10 @@ def test_convert_refuses_to_overwrite(tiny_checkpoints: dict[str, Path], tmp_pat
     assert main(["convert", str(tiny_checkpoints["marian"]), "--output", str(out), "--quantization", "float32"]) == 2
     assert "--force" in capsys.readouterr().err
     assert (out / "model.bin").read_bytes() == before
-    assert main(["convert", str(tiny_checkpoints["marian"]), "--output", str(out), "--quantization", "float32",
-                 "--force"]) == 0
+    assert (
+        main(["convert", str(tiny_checkpoints["marian"]), "--output", str(out), "--quantization", "float32", "--force"])
+        == 0
+    )
     assert json.loads((out / "kakehashi.json").read_text(encoding="utf-8"))["quantization"] == "float32"
 
 
@@ -105,14 +162,17 @@ def test_models_lists_families(tiny_registry: Path, capsys: pytest.CaptureFixtur
     assert main(["models", "--json", "--registry", str(tiny_registry)]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert [(r["name"], r["family"], r["architecture"]) for r in rows] == [
-        ("tiny-marian", "marian", "encoder-decoder"), ("tiny-madlad", "madlad", "encoder-decoder")]
+        ("tiny-marian", "marian", "encoder-decoder"),
+        ("tiny-madlad", "madlad", "encoder-decoder"),
+    ]
     assert all(r["size_bytes"] > 0 for r in rows)
     assert main(["models", "--registry", str(tiny_registry)]) == 0
     assert "tiny-marian" in capsys.readouterr().out
 
 
-def test_environment_variable_selects_registry(tiny_registry: Path, monkeypatch: pytest.MonkeyPatch,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_environment_variable_selects_registry(
+    tiny_registry: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("KAKEHASHI_REGISTRY", str(tiny_registry))
     assert main(["models", "--json"]) == 0
     assert len(json.loads(capsys.readouterr().out)) == 2

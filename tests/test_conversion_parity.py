@@ -41,8 +41,10 @@ def test_marian_parity(tiny_checkpoints: dict[str, Path], tiny_models: dict[str,
     ours = translator.translate_segments(SENTENCES, ja, en, GREEDY)
     for sentence, result in zip(SENTENCES, ours):
         tokens = [">>eng<<", *tok.encode(sentence)]
-        ids = [hf.config.vocab_size - 1 if t == "<pad>" else translator_vocab_id(tiny_checkpoints["marian"], t)
-               for t in tokens]
+        ids = [
+            hf.config.vocab_size - 1 if t == "<pad>" else translator_vocab_id(tiny_checkpoints["marian"], t)
+            for t in tokens
+        ]
         generated = _generate(hf, ids, max_new_tokens=MAX)[1:]  # drop the decoder start token
         pieces = [translator_vocab_piece(tiny_checkpoints["marian"], i) for i in generated]
         assert result.text == tok.decode(pieces)
@@ -133,7 +135,7 @@ def test_decoder_only_parity(name: str, tiny_checkpoints: dict[str, Path], tiny_
             assert prompt.startswith("<s><|user|>\n") and prompt.endswith("<|assistant|>\n")
         ids = hf_tok(prompt, add_special_tokens=name == "llama")["input_ids"]
         assert ids.count(hf_tok.bos_token_id) == 1
-        generated = _generate(hf, ids, max_new_tokens=MAX)[len(ids):]
+        generated = _generate(hf, ids, max_new_tokens=MAX)[len(ids) :]
         expected = translator.extract_answer(hf_tok.decode(generated, skip_special_tokens=True))
         assert result.text == expected
 
@@ -157,8 +159,9 @@ def test_n_best_scores_and_batching(tiny_models: dict[str, Path]) -> None:
         assert scores == sorted(scores, reverse=True)
         assert all(s <= 0 for s in scores)
     # Token-bounded batches give the same output as one batch.
-    small = translator.translate_segments(SENTENCES * 4, ja, en, TranslationOptions(
-        beam_size=4, n_best=3, max_decoding_length=MAX, max_batch_tokens=64))
+    small = translator.translate_segments(
+        SENTENCES * 4, ja, en, TranslationOptions(beam_size=4, n_best=3, max_decoding_length=MAX, max_batch_tokens=64)
+    )
     assert [r.text for r in small] == [r.text for r in results] * 4
 
 

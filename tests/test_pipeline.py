@@ -19,8 +19,9 @@ from mt import (
 )
 
 
-def _service(tmp_path: Path, *models: tuple[str, tuple[str, ...], tuple[tuple[str, str], ...]],
-             max_input_tokens: int = 512) -> tuple[Kakehashi, dict[str, FakeTranslator]]:
+def _service(
+    tmp_path: Path, *models: tuple[str, tuple[str, ...], tuple[tuple[str, str], ...]], max_input_tokens: int = 512
+) -> tuple[Kakehashi, dict[str, FakeTranslator]]:
     registry = Registry()
     for name, languages, pairs in models:
         path = write_manifest(tmp_path / name, name, languages, pairs, max_input_tokens)
@@ -71,9 +72,7 @@ def test_empty_and_whitespace_texts(tmp_path: Path) -> None:
 
 
 def test_pivot_through_english(tmp_path: Path) -> None:
-    kakehashi, fakes = _service(
-        tmp_path, JA_EN, ("en-de", ("en", "de"), (("en", "de"),))
-    )
+    kakehashi, fakes = _service(tmp_path, JA_EN, ("en-de", ("en", "de"), (("en", "de"),)))
     result = kakehashi.translate(["猫。"], "ja", "de")[0]
     assert result.text == "[de][en]猫。"
     assert result.models == ("ja-en", "en-de")

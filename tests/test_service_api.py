@@ -37,8 +37,11 @@ def test_native_translate_segments_and_cache(start_server) -> None:  # type: ign
     second = _translate(server.url, [text]).json()["translations"][0]
     assert second["cached"] is True and second["text"] == row["text"]
     # Different options are a different cache entry.
-    third = httpx.post(f"{server.url}/v1/translate", json={"texts": [text], "source": "ja", "target": "en",
-                                                           "options": {"max_decoding_length": 5}}, timeout=60)
+    third = httpx.post(
+        f"{server.url}/v1/translate",
+        json={"texts": [text], "source": "ja", "target": "en", "options": {"max_decoding_length": 5}},
+        timeout=60,
+    )
     assert third.json()["translations"][0]["cached"] is False
     metrics = httpx.get(f"{server.url}/metrics").text
     assert 'kakehashi_cache_total{result="hit"} 2.0' in metrics
@@ -48,9 +51,17 @@ def test_native_translate_segments_and_cache(start_server) -> None:  # type: ign
 
 def test_native_auto_detect_n_best_and_model_choice(start_server) -> None:  # type: ignore[no-untyped-def]
     server = start_server()
-    r = httpx.post(f"{server.url}/v1/translate", json={
-        "text": "猫が好きです。", "source": "auto", "target": "en", "model": "tiny-madlad",
-        "options": {"beam_size": 4, "n_best": 3, "max_decoding_length": 6}}, timeout=60)
+    r = httpx.post(
+        f"{server.url}/v1/translate",
+        json={
+            "text": "猫が好きです。",
+            "source": "auto",
+            "target": "en",
+            "model": "tiny-madlad",
+            "options": {"beam_size": 4, "n_best": 3, "max_decoding_length": 6},
+        },
+        timeout=60,
+    )
     assert r.status_code == 200, r.text
     row = r.json()["translations"][0]
     assert row["detected_source"]["language"] == "ja"
@@ -109,8 +120,13 @@ def test_info_endpoints_and_openapi_matches_routes(start_server) -> None:  # typ
     spec = openapi_spec()
     assert httpx.get(f"{server.url}/openapi.json").json() == spec
     app = create_app(ServeSettings())
-    implemented = {(route.path, method.lower()) for route in app.routes if hasattr(route, "methods")
-                   for method in (route.methods or ()) if method != "HEAD"}
+    implemented = {
+        (route.path, method.lower())
+        for route in app.routes
+        if hasattr(route, "methods")
+        for method in (route.methods or ())
+        if method != "HEAD"
+    }
     documented = {(path, method) for path, item in spec["paths"].items() for method in item}
     assert implemented == documented
 
@@ -125,12 +141,16 @@ def test_libretranslate_client(start_server) -> None:  # type: ignore[no-untyped
     assert {row["code"] for row in client.languages()} == {"en", "ja"}
     assert client.detect("これは日本語の文です。")[0]["language"] == "ja"
     # Lists, auto-detection, alternatives, html.
-    r = httpx.post(f"{server.url}/translate", json={"q": ["猫です。", "犬です。"], "source": "auto", "target": "en",
-                                                    "alternatives": 2}).json()
+    r = httpx.post(
+        f"{server.url}/translate",
+        json={"q": ["猫です。", "犬です。"], "source": "auto", "target": "en", "alternatives": 2},
+    ).json()
     assert len(r["translatedText"]) == 2 and len(r["alternatives"]) == 2
     assert r["detectedLanguage"][0] == {"confidence": 100.0, "language": "ja"}
-    html_out = httpx.post(f"{server.url}/translate", json={"q": "<p>猫です。<b>犬</b></p>", "source": "ja",
-                                                           "target": "en", "format": "html"}).json()
+    html_out = httpx.post(
+        f"{server.url}/translate",
+        json={"q": "<p>猫です。<b>犬</b></p>", "source": "ja", "target": "en", "format": "html"},
+    ).json()
     assert html_out["translatedText"].startswith("<p>") and "<b>" in html_out["translatedText"]
     error = httpx.post(f"{server.url}/translate", data={"q": "猫", "source": "ja"})
     assert error.status_code == 400 and "target" in error.json()["error"]
@@ -146,8 +166,7 @@ def test_deepl_client(start_server, tmp_path: Path) -> None:  # type: ignore[no-
     keys = tmp_path / "keys.toml"
     key = new_key("alice", keys)
     assert key not in keys.read_text()
-    server = start_server(api_keys_file=str(keys), require_api_key=True, max_chars_per_text=50,
-                          character_limit=40)
+    server = start_server(api_keys_file=str(keys), require_api_key=True, max_chars_per_text=50, character_limit=40)
     translator = deepl.Translator(key, server_url=server.url, send_platform_info=False)
     result = translator.translate_text("猫です。", source_lang="JA", target_lang="EN-US")
     assert result.text and result.billed_characters == 4
@@ -156,16 +175,21 @@ def test_deepl_client(start_server, tmp_path: Path) -> None:  # type: ignore[no-
     assert {lang.code for lang in translator.get_source_languages()} == {"EN", "JA"}
     assert {"EN-US", "EN-GB", "JA"} <= {lang.code for lang in translator.get_target_languages()}
     assert translator.get_usage().character.count == 12
-    html_result = translator.translate_text("<p>猫です。</p>", source_lang="JA", target_lang="EN-US",
-                                            tag_handling="html")
+    html_result = translator.translate_text(
+        "<p>猫です。</p>", source_lang="JA", target_lang="EN-US", tag_handling="html"
+    )
     assert html_result.text.startswith("<p>") and html_result.text.endswith("</p>")
     with pytest.raises(deepl.AuthorizationException):
         deepl.Translator("wrong-key", server_url=server.url, send_platform_info=False).translate_text(
-            "猫", target_lang="EN-US")
+            "猫", target_lang="EN-US"
+        )
     with pytest.raises(deepl.DeepLException, match="glossary"):
         translator.translate_text("猫", source_lang="JA", target_lang="EN-US", glossary="no-such-glossary")
-    too_long = httpx.post(f"{server.url}/v2/translate", data={"text": "x" * 60, "target_lang": "JA"},
-                          headers={"Authorization": f"DeepL-Auth-Key {key}"})
+    too_long = httpx.post(
+        f"{server.url}/v2/translate",
+        data={"text": "x" * 60, "target_lang": "JA"},
+        headers={"Authorization": f"DeepL-Auth-Key {key}"},
+    )
     assert too_long.status_code == 413 and "message" in too_long.json()
     with pytest.raises(deepl.QuotaExceededException):
         translator.translate_text("猫" * 40, source_lang="JA", target_lang="EN-US")
@@ -185,8 +209,7 @@ def test_cache_shared_by_two_servers_through_redis(start_server, redis_server) -
     assert value is not None and value.startswith(b"{")  # JSON, never pickle
 
 
-def test_redis_killed_and_restarted_mid_traffic(start_server, redis_server,
-                                                 caplog: pytest.LogCaptureFixture) -> None:  # type: ignore[no-untyped-def]
+def test_redis_killed_and_restarted_mid_traffic(start_server, redis_server, caplog: pytest.LogCaptureFixture) -> None:  # type: ignore[no-untyped-def]
     server = start_server(redis_url=redis_server.url)
     assert _translate(server.url, ["春です。"]).json()["translations"][0]["cached"] is False
     assert _translate(server.url, ["春です。"]).json()["translations"][0]["cached"] is True
@@ -213,9 +236,16 @@ def test_backpressure_answers_429_with_retry_after(start_server) -> None:  # typ
     texts = [f"猫{i}が庭で遊んでいます。" for i in range(24)]
 
     def call(text: str) -> httpx.Response:
-        return httpx.post(f"{server.url}/v1/translate", json={
-            "texts": [text], "source": "ja", "target": "en",
-            "options": {"beam_size": 8, "max_decoding_length": 400}}, timeout=120)
+        return httpx.post(
+            f"{server.url}/v1/translate",
+            json={
+                "texts": [text],
+                "source": "ja",
+                "target": "en",
+                "options": {"beam_size": 8, "max_decoding_length": 400},
+            },
+            timeout=120,
+        )
 
     with concurrent.futures.ThreadPoolExecutor(24) as pool:
         responses = list(pool.map(call, texts))
@@ -242,8 +272,11 @@ def test_api_keys_and_rate_limits_in_redis(start_server, redis_server, tmp_path:
     key = new_key("bob", keys, rate_limit_per_minute=2)
     server = start_server(api_keys_file=str(keys), require_api_key=True, redis_url=redis_server.url)
     assert _translate(server.url, ["猫"]).status_code == 403
-    bad = httpx.post(f"{server.url}/v1/translate", json={"texts": ["猫"], "source": "ja", "target": "en"},
-                     headers={"Authorization": "Bearer nope"})
+    bad = httpx.post(
+        f"{server.url}/v1/translate",
+        json={"texts": ["猫"], "source": "ja", "target": "en"},
+        headers={"Authorization": "Bearer nope"},
+    )
     assert bad.status_code == 403 and "not valid" in bad.json()["error"]["message"]
     headers = {"Authorization": f"Bearer {key}"}
     body = {"texts": ["猫"], "source": "ja", "target": "en", "options": FAST}
@@ -258,11 +291,14 @@ def test_api_keys_and_rate_limits_in_redis(start_server, redis_server, tmp_path:
 
 def test_cors(start_server) -> None:  # type: ignore[no-untyped-def]
     server = start_server(cors_origins=("https://example.org",))
-    r = httpx.options(f"{server.url}/v1/translate", headers={
-        "Origin": "https://example.org", "Access-Control-Request-Method": "POST"})
+    r = httpx.options(
+        f"{server.url}/v1/translate", headers={"Origin": "https://example.org", "Access-Control-Request-Method": "POST"}
+    )
     assert r.headers.get("access-control-allow-origin") == "https://example.org"
-    other = httpx.options(f"{server.url}/v1/translate", headers={
-        "Origin": "https://evil.example", "Access-Control-Request-Method": "POST"})
+    other = httpx.options(
+        f"{server.url}/v1/translate",
+        headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
+    )
     assert other.headers.get("access-control-allow-origin") is None
 
 
@@ -270,8 +306,13 @@ def test_streaming_server_sent_events(start_server) -> None:  # type: ignore[no-
     import json
 
     server = start_server()
-    body = {"texts": ["猫です。\n犬です。", ""], "source": "ja", "target": "en", "stream": True,
-            "options": {"max_decoding_length": 6}}
+    body = {
+        "texts": ["猫です。\n犬です。", ""],
+        "source": "ja",
+        "target": "en",
+        "stream": True,
+        "options": {"max_decoding_length": 6},
+    }
     events = []
     with httpx.stream("POST", f"{server.url}/v1/translate", json=body, timeout=60) as r:
         assert r.status_code == 200
@@ -279,9 +320,9 @@ def test_streaming_server_sent_events(start_server) -> None:  # type: ignore[no-
         kind = None
         for line in r.iter_lines():
             if line.startswith("event: "):
-                kind = line[len("event: "):]
+                kind = line[len("event: ") :]
             elif line.startswith("data: "):
-                events.append((kind, json.loads(line[len("data: "):])))
+                events.append((kind, json.loads(line[len("data: ") :])))
     kinds = [k for k, _ in events]
     assert kinds[-1] == "done" and kinds.count("translation") == 2 and "delta" in kinds
     final = [d for k, d in events if k == "translation"]

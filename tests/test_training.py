@@ -18,10 +18,26 @@ DATA = Path(__file__).parent / "data" / "tatoeba_sample.tsv"
 
 def _config(tmp_path: Path, max_steps: int) -> TrainingConfig:
     return TrainingConfig(
-        train=[f"tsv:{DATA}"], output=tmp_path / "model", work_dir=tmp_path / "work", name="tiny-trained",
-        vocab_size=1000, d_model=32, encoder_layers=1, decoder_layers=1, attention_heads=2, ffn_dim=64,
-        batch_tokens=600, warmup_steps=5, learning_rate=3e-3, max_steps=max_steps, eval_minutes=1000,
-        dev_holdout=20, dev_sentences=20, log_every=2, threads=1, license="CC-BY-2.0-FR",
+        train=[f"tsv:{DATA}"],
+        output=tmp_path / "model",
+        work_dir=tmp_path / "work",
+        name="tiny-trained",
+        vocab_size=1000,
+        d_model=32,
+        encoder_layers=1,
+        decoder_layers=1,
+        attention_heads=2,
+        ffn_dim=64,
+        batch_tokens=600,
+        warmup_steps=5,
+        learning_rate=3e-3,
+        max_steps=max_steps,
+        eval_minutes=1000,
+        dev_holdout=20,
+        dev_sentences=20,
+        log_every=2,
+        threads=1,
+        license="CC-BY-2.0-FR",
     )
 
 
@@ -48,8 +64,12 @@ def test_train_resume_export(tmp_path: Path) -> None:
     assert manifest["training"]["config"]["vocab_size"] == 1000
 
     translator = load_translator(tmp_path / "model", RuntimeOptions(device="cpu"))
-    out = translator.translate_segments(["猫が好きです。"], parse_language("ja"), parse_language("en"),
-                                        TranslationOptions(beam_size=2, max_decoding_length=10))
+    out = translator.translate_segments(
+        ["猫が好きです。"],
+        parse_language("ja"),
+        parse_language("en"),
+        TranslationOptions(beam_size=2, max_decoding_length=10),
+    )
     assert len(out) == 1 and out[0].hypotheses[0].tokens > 0
 
 
@@ -65,10 +85,26 @@ def test_resume_refuses_a_different_model(tmp_path: Path) -> None:
 
 def _decoder_config(tmp_path: Path, max_steps: int, **changes: object) -> TrainingConfig:
     config = TrainingConfig(
-        train=[f"tsv:{DATA}"], output=tmp_path / "llm", work_dir=tmp_path / "work-llm", name="tiny-llm",
-        arch="decoder", vocab_size=600, d_model=32, decoder_layers=2, attention_heads=2, ffn_dim=64,
-        batch_tokens=800, warmup_steps=5, learning_rate=3e-3, max_steps=max_steps, pretrain_fraction=0.5,
-        eval_minutes=1000, dev_holdout=10, dev_sentences=10, log_every=1, threads=1,
+        train=[f"tsv:{DATA}"],
+        output=tmp_path / "llm",
+        work_dir=tmp_path / "work-llm",
+        name="tiny-llm",
+        arch="decoder",
+        vocab_size=600,
+        d_model=32,
+        decoder_layers=2,
+        attention_heads=2,
+        ffn_dim=64,
+        batch_tokens=800,
+        warmup_steps=5,
+        learning_rate=3e-3,
+        max_steps=max_steps,
+        pretrain_fraction=0.5,
+        eval_minutes=1000,
+        dev_holdout=10,
+        dev_sentences=10,
+        log_every=1,
+        threads=1,
     )
     for key, value in changes.items():
         setattr(config, key, value)
@@ -117,7 +153,11 @@ def test_decoder_training_two_stages_and_generator(tmp_path: Path) -> None:
 
     translator = load_translator(tmp_path / "llm", RuntimeOptions(device="cpu"))
     assert isinstance(translator, DecoderOnlyTranslator)
-    out = translator.translate_segments(["猫が好きです。", "犬"], parse_language("ja"), parse_language("en"),
-                                        TranslationOptions(beam_size=2, n_best=2, max_decoding_length=8))
+    out = translator.translate_segments(
+        ["猫が好きです。", "犬"],
+        parse_language("ja"),
+        parse_language("en"),
+        TranslationOptions(beam_size=2, n_best=2, max_decoding_length=8),
+    )
     assert len(out) == 2 and all(len(r.hypotheses) == 2 for r in out)
     assert all("\n" not in h.text for r in out for h in r.hypotheses)

@@ -43,7 +43,7 @@ def _train_spm(prefix: Path, vocab_size: int, **options: object) -> Path:
 def _spread(model: torch.nn.Module, std: float = 1.0) -> None:
     torch.manual_seed(0)
     with torch.no_grad():
-        for name, parameter in model.named_parameters():
+        for parameter in model.parameters():
             if parameter.dim() >= 2:
                 parameter.normal_(0.0, std / max(1.0, parameter.shape[-1] ** 0.25))
 
@@ -56,15 +56,38 @@ def build_marian(directory: Path) -> Path:
 
     directory.mkdir(parents=True, exist_ok=True)
     vocab = MarianVocabulary(
-        _train_spm(directory / "spm", 1200, model_type="unigram", pad_id=-1, bos_id=-1, eos_id=0, unk_id=1,
-                   eos_piece="</s>", unk_piece="<unk>", user_defined_symbols=[">>eng<<", ">>jpn<<"], byte_fallback=True)
+        _train_spm(
+            directory / "spm",
+            1200,
+            model_type="unigram",
+            pad_id=-1,
+            bos_id=-1,
+            eos_id=0,
+            unk_id=1,
+            eos_piece="</s>",
+            unk_piece="<unk>",
+            user_defined_symbols=[">>eng<<", ">>jpn<<"],
+            byte_fallback=True,
+        )
     )
     size = vocab.pad_id + 1
     config = MarianConfig(
-        vocab_size=size, d_model=32, encoder_layers=2, decoder_layers=2, encoder_attention_heads=4,
-        decoder_attention_heads=4, encoder_ffn_dim=64, decoder_ffn_dim=64, max_position_embeddings=256,
-        pad_token_id=vocab.pad_id, eos_token_id=0, decoder_start_token_id=vocab.pad_id, forced_eos_token_id=0,
-        scale_embedding=True, share_encoder_decoder_embeddings=True, activation_function="swish",
+        vocab_size=size,
+        d_model=32,
+        encoder_layers=2,
+        decoder_layers=2,
+        encoder_attention_heads=4,
+        decoder_attention_heads=4,
+        encoder_ffn_dim=64,
+        decoder_ffn_dim=64,
+        max_position_embeddings=256,
+        pad_token_id=vocab.pad_id,
+        eos_token_id=0,
+        decoder_start_token_id=vocab.pad_id,
+        forced_eos_token_id=0,
+        scale_embedding=True,
+        share_encoder_decoder_embeddings=True,
+        activation_function="swish",
     )
     model = MarianMTModel(config).eval()
     _spread(model)
@@ -95,15 +118,29 @@ def build_m2m100(directory: Path) -> Path:
     # The released checkpoints list their language tokens as additional special tokens; converters rely on it.
     language_tokens = [f"__{code}__" for code in FAIRSEQ_LANGUAGE_CODES["m2m100"]]
     tokenizer = M2M100Tokenizer(
-        vocab_file=str(directory / "vocab.json"), spm_file=str(directory / "sentencepiece.bpe.model"),
-        src_lang="ja", tgt_lang="en", additional_special_tokens=language_tokens,
+        vocab_file=str(directory / "vocab.json"),
+        spm_file=str(directory / "sentencepiece.bpe.model"),
+        src_lang="ja",
+        tgt_lang="en",
+        additional_special_tokens=language_tokens,
     )
     tokenizer.save_pretrained(directory)
     # Like the released checkpoints, the embedding matrix ends with 8 "madeupword" rows.
     config = M2M100Config(
-        vocab_size=len(vocab) + len(language_tokens) + 8, d_model=32, encoder_layers=2, decoder_layers=2, encoder_attention_heads=4,
-        decoder_attention_heads=4, encoder_ffn_dim=64, decoder_ffn_dim=64, max_position_embeddings=256,
-        pad_token_id=1, bos_token_id=0, eos_token_id=2, decoder_start_token_id=2, scale_embedding=True,
+        vocab_size=len(vocab) + len(language_tokens) + 8,
+        d_model=32,
+        encoder_layers=2,
+        decoder_layers=2,
+        encoder_attention_heads=4,
+        decoder_attention_heads=4,
+        encoder_ffn_dim=64,
+        decoder_ffn_dim=64,
+        max_position_embeddings=256,
+        pad_token_id=1,
+        bos_token_id=0,
+        eos_token_id=2,
+        decoder_start_token_id=2,
+        scale_embedding=True,
     )
     model = M2M100ForConditionalGeneration(config).eval()
     _spread(model)
@@ -116,14 +153,31 @@ def build_madlad(directory: Path) -> Path:
     from transformers import T5Config, T5ForConditionalGeneration, T5Tokenizer
 
     directory.mkdir(parents=True, exist_ok=True)
-    _train_spm(directory / "spiece", 900, model_type="unigram", pad_id=0, eos_id=1, unk_id=2, bos_id=-1,
-               user_defined_symbols=["<2en>", "<2ja>"])
+    _train_spm(
+        directory / "spiece",
+        900,
+        model_type="unigram",
+        pad_id=0,
+        eos_id=1,
+        unk_id=2,
+        bos_id=-1,
+        user_defined_symbols=["<2en>", "<2ja>"],
+    )
     (directory / "spiece.vocab").unlink()
     tokenizer = T5Tokenizer.from_pretrained(str(directory), extra_ids=0, legacy=False)
     tokenizer.save_pretrained(directory)
     config = T5Config(
-        vocab_size=len(tokenizer), d_model=32, d_kv=8, d_ff=64, num_layers=2, num_decoder_layers=2, num_heads=4,
-        pad_token_id=0, eos_token_id=1, decoder_start_token_id=0, feed_forward_proj="gated-gelu",
+        vocab_size=len(tokenizer),
+        d_model=32,
+        d_kv=8,
+        d_ff=64,
+        num_layers=2,
+        num_decoder_layers=2,
+        num_heads=4,
+        pad_token_id=0,
+        eos_token_id=1,
+        decoder_start_token_id=0,
+        feed_forward_proj="gated-gelu",
         tie_word_embeddings=False,
     )
     model = T5ForConditionalGeneration(config).eval()
@@ -148,30 +202,47 @@ def build_llama(directory: Path, chat: bool = False) -> Path:
     backend = Tokenizer(models.BPE(unk_token="<unk>", byte_fallback=True))
     backend.normalizer = normalizers.NFC()
     backend.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="first")
-    backend.decoder = decoders.Sequence([decoders.Replace("▁", " "), decoders.ByteFallback(), decoders.Fuse(),
-                                         decoders.Strip(" ", 1, 0)])
-    trainer = trainers.BpeTrainer(vocab_size=800, special_tokens=specials,
-                                  initial_alphabet=[f"<0x{i:02X}>" for i in range(256)])
+    backend.decoder = decoders.Sequence(
+        [decoders.Replace("▁", " "), decoders.ByteFallback(), decoders.Fuse(), decoders.Strip(" ", 1, 0)]
+    )
+    trainer = trainers.BpeTrainer(
+        vocab_size=800, special_tokens=specials, initial_alphabet=[f"<0x{i:02X}>" for i in range(256)]
+    )
     prompts = [f"Japanese: {ja}\nEnglish: {en}\nEnglish: {en}\nJapanese: {ja}" for ja, en in sample_pairs()]
     backend.train_from_iterator(prompts, trainer)
     tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=backend, bos_token="<s>", eos_token="</s>", unk_token="<unk>", pad_token="</s>",
+        tokenizer_object=backend,
+        bos_token="<s>",
+        eos_token="</s>",
+        unk_token="<unk>",
+        pad_token="</s>",
         add_bos_token=True,
     )
     from tokenizers.processors import TemplateProcessing
 
-    backend.post_processor = TemplateProcessing(single="<s> $A", pair="<s> $A <s> $B",
-                                                special_tokens=[("<s>", backend.token_to_id("<s>"))])
+    backend.post_processor = TemplateProcessing(
+        single="<s> $A", pair="<s> $A <s> $B", special_tokens=[("<s>", backend.token_to_id("<s>"))]
+    )
     tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=backend, bos_token="<s>", eos_token="</s>", unk_token="<unk>", pad_token="</s>",
+        tokenizer_object=backend,
+        bos_token="<s>",
+        eos_token="</s>",
+        unk_token="<unk>",
+        pad_token="</s>",
     )
     if chat:
         tokenizer.chat_template = CHAT_TEMPLATE
     tokenizer.save_pretrained(directory)
     config = LlamaConfig(
-        vocab_size=backend.get_vocab_size(), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
-        bos_token_id=backend.token_to_id("<s>"), eos_token_id=backend.token_to_id("</s>"),
+        vocab_size=backend.get_vocab_size(),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=256,
+        bos_token_id=backend.token_to_id("<s>"),
+        eos_token_id=backend.token_to_id("</s>"),
         tie_word_embeddings=False,
     )
     model = LlamaForCausalLM(config).eval()
