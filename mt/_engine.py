@@ -174,6 +174,23 @@ def _length_normalised(score: float, tokens: int) -> float:
     return score / max(tokens, 1)
 
 
+def _load_ctranslate2(kind: Any, directory: Path, runtime: RuntimeOptions) -> tuple[Any, str, str]:
+    """A ``ctranslate2.Translator`` or ``Generator`` on the resolved device; returns (model, device, compute type)."""
+    device, compute_type = runtime.resolve()
+    try:
+        model = kind(
+            str(directory),
+            device=device,
+            compute_type=compute_type,
+            device_index=list(runtime.device_index),
+            inter_threads=runtime.inter_threads,
+            intra_threads=runtime.intra_threads,
+        )
+    except (RuntimeError, ValueError) as exc:
+        raise InvalidModel(directory, f"CTranslate2 cannot load the weights ({exc})") from exc
+    return model, device, compute_type
+
+
 class EncoderDecoderTranslator:
     """A converted encoder-decoder model run by ``ctranslate2.Translator``."""
 
@@ -185,19 +202,7 @@ class EncoderDecoderTranslator:
         self.tokenizer: ModelTokenizer = (
             SentencePieceTokenizer(directory) if manifest.family == "marian" else HuggingFaceTokenizer(directory)
         )
-        device, compute_type = runtime.resolve()
-        self.device, self.compute_type = device, compute_type
-        try:
-            self.model = ctranslate2.Translator(
-                str(directory),
-                device=device,
-                compute_type=compute_type,
-                device_index=list(runtime.device_index),
-                inter_threads=runtime.inter_threads,
-                intra_threads=runtime.intra_threads,
-            )
-        except (RuntimeError, ValueError) as exc:
-            raise InvalidModel(directory, f"CTranslate2 cannot load the weights ({exc})") from exc
+        self.model, self.device, self.compute_type = _load_ctranslate2(ctranslate2.Translator, directory, runtime)
 
     def count_tokens(self, text: str) -> int:
         return len(self._source_tokens(text, None, None))
@@ -321,19 +326,7 @@ class DecoderOnlyTranslator:
         self.prompt = manifest.prompt or PromptFormat()
         tokenizer = HuggingFaceTokenizer(directory)
         self.tokenizer = tokenizer
-        device, compute_type = runtime.resolve()
-        self.device, self.compute_type = device, compute_type
-        try:
-            self.model = ctranslate2.Generator(
-                str(directory),
-                device=device,
-                compute_type=compute_type,
-                device_index=list(runtime.device_index),
-                inter_threads=runtime.inter_threads,
-                intra_threads=runtime.intra_threads,
-            )
-        except (RuntimeError, ValueError) as exc:
-            raise InvalidModel(directory, f"CTranslate2 cannot load the weights ({exc})") from exc
+        self.model, self.device, self.compute_type = _load_ctranslate2(ctranslate2.Generator, directory, runtime)
         if self.prompt.template == "chat" and not getattr(tokenizer.hf, "chat_template", None):
             raise InvalidModel(directory, "its manifest asks for the chat template, but the tokenizer has none")
 

@@ -24,12 +24,17 @@ def _confidence(value: float) -> float:
 
 
 def routes(service: TranslationService) -> list[Route]:
-    async def translate(request: Request) -> Response:
+    async def authorised_body(request: Request) -> dict[str, Any]:
+        """The body, after the ``api_key`` check; every LibreTranslate call that translates needs ``q``."""
         body = await read_body(request)
         api_key = body.get("api_key") or None
         await off_loop(service.access.check, api_key if isinstance(api_key, str) else None, client_host(request))
         if "q" not in body:
             raise InvalidRequest("Invalid request: missing q parameter")
+        return body
+
+    async def translate(request: Request) -> Response:
+        body = await authorised_body(request)
         single = isinstance(body["q"], str)
         texts = string_list(body["q"], "q")
         source = body.get("source") or "auto"
@@ -88,11 +93,7 @@ def routes(service: TranslationService) -> list[Route]:
         )
 
     async def detect(request: Request) -> Response:
-        body = await read_body(request)
-        api_key = body.get("api_key") or None
-        await off_loop(service.access.check, api_key if isinstance(api_key, str) else None, client_host(request))
-        if "q" not in body:
-            raise InvalidRequest("Invalid request: missing q parameter")
+        body = await authorised_body(request)
         texts = string_list(body["q"], "q")
         service.check_limits(texts)
         ranked = await off_loop(service.kakehashi.detector.rank, " ".join(texts))
