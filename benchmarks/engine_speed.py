@@ -68,35 +68,10 @@ def run_engine(engine: str, checkpoint: Path, ct2_dir: Path, args: argparse.Name
         def translate(batch: list[str]) -> tuple[list[str], int]:
             results = translator.translate_segments(batch, source, target, options)
             return [r.text for r in results], sum(r.hypotheses[0].tokens for r in results)
+    elif _is_decoder_only(checkpoint):
+        translate = _transformers_causal_lm(checkpoint, ct2_dir, source, target, args)
     else:
-        import torch
-        from transformers import AutoModelForSeq2SeqLM
-
-        torch.set_num_threads(args.threads)
-        model = AutoModelForSeq2SeqLM.from_pretrained(checkpoint).eval()
-        helper = load_translator(ct2_dir, RuntimeOptions(device="cpu", compute_type="int8", intra_threads=1))
-        vocab = json.loads((checkpoint / "vocab.json").read_text(encoding="utf-8"))
-        pieces = {i: p for p, i in vocab.items()}
-
-        def translate(batch: list[str]) -> tuple[list[str], int]:
-            ids = [[vocab.get(t, vocab["<unk>"]) for t in helper._source_tokens(s, source, target)] for s in batch]
-            width = max(map(len, ids))
-            pad = model.config.pad_token_id
-            input_ids = torch.tensor([row + [pad] * (width - len(row)) for row in ids])
-            with torch.inference_mode():
-                out = model.generate(
-                    input_ids=input_ids,
-                    attention_mask=(input_ids != pad).long(),
-                    num_beams=args.beam,
-                    do_sample=False,
-                    max_new_tokens=args.max_length,
-                )
-            texts, tokens = [], 0
-            for row in out.tolist():
-                body = [i for i in row[1:] if i not in (pad, model.config.eos_token_id)]
-                tokens += len(body) + 1
-                texts.append(helper.tokenizer.decode([pieces[i] for i in body]))
-            return texts, tokens
+        translate = _transformers_seq2seq(checkpoint, ct2_dir, source, target, args)
 
     rss_loaded = _peak_rss_mb()
     batches = [sentences[i : i + args.batch_sentences] for i in range(0, len(sentences), args.batch_sentences)]
@@ -124,6 +99,90 @@ def run_engine(engine: str, checkpoint: Path, ct2_dir: Path, args: argparse.Name
     }
 
 
+def _is_decoder_only(checkpoint: Path) -> bool:
+    config = json.loads((checkpoint / "config.json").read_text(encoding="utf-8"))
+    return not config.get("is_encoder_decoder", False)
+
+
+def _transformers_seq2seq(checkpoint: Path, ct2_dir: Path, source: Any, target: Any, args: argparse.Namespace) -> Any:
+    """Marian-style checkpoint through ``generate``; tokenised exactly as the CTranslate2 path tokenises."""
+    import torch
+    from transformers import AutoModelForSeq2SeqLM
+
+    from mt import RuntimeOptions, load_translator
+
+    torch.set_num_threads(args.threads)
+    model = AutoModelForSeq2SeqLM.from_pretrained(checkpoint).eval()
+    helper: Any = load_translator(ct2_dir, RuntimeOptions(device="cpu", compute_type="int8", intra_threads=1))
+    vocab = json.loads((checkpoint / "vocab.json").read_text(encoding="utf-8"))
+    pieces = {i: p for p, i in vocab.items()}
+
+    def translate(batch: list[str]) -> tuple[list[str], int]:
+        ids = [[vocab.get(t, vocab["<unk>"]) for t in helper._source_tokens(s, source, target)] for s in batch]
+        width = max(map(len, ids))
+        pad = model.config.pad_token_id
+        input_ids = torch.tensor([row + [pad] * (width - len(row)) for row in ids])
+        with torch.inference_mode():
+            out = model.generate(
+                input_ids=input_ids,
+                attention_mask=(input_ids != pad).long(),
+                num_beams=args.beam,
+                do_sample=False,
+                max_new_tokens=args.max_length,
+            )
+        texts, tokens = [], 0
+        for row in out.tolist():
+            body = [i for i in row[1:] if i not in (pad, model.config.eos_token_id)]
+            tokens += len(body) + 1
+            texts.append(helper.tokenizer.decode([pieces[i] for i in body]))
+        return texts, tokens
+
+    return translate
+
+
+def _transformers_causal_lm(checkpoint: Path, ct2_dir: Path, source: Any, target: Any, args: argparse.Namespace) -> Any:
+    """Decoder-only checkpoint through ``generate``: the same prompts, end tokens and answer extraction."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from mt import RuntimeOptions, load_translator
+
+    torch.set_num_threads(args.threads)
+    model = AutoModelForCausalLM.from_pretrained(checkpoint).eval()
+    helper: Any = load_translator(ct2_dir, RuntimeOptions(device="cpu", compute_type="int8", intra_threads=1))
+    hf = helper.tokenizer.hf
+    end_ids = [int(i) for i in hf.convert_tokens_to_ids(helper._end_tokens())]
+    pad = hf.pad_token_id if hf.pad_token_id is not None else end_ids[0]
+
+    def translate(batch: list[str]) -> tuple[list[str], int]:
+        prompts = [hf.convert_tokens_to_ids(helper._prompt_tokens(s, source, target)) for s in batch]
+        width = max(map(len, prompts))
+        input_ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts])  # left padding
+        mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts])
+        with torch.inference_mode():
+            out = model.generate(
+                input_ids=input_ids,
+                attention_mask=mask,
+                num_beams=args.beam,
+                do_sample=False,
+                max_new_tokens=args.max_length,
+                eos_token_id=end_ids,
+                pad_token_id=pad,
+            )
+        texts, tokens = [], 0
+        for row in out[:, width:].tolist():
+            body = []
+            for i in row:
+                if i in end_ids:
+                    break
+                body.append(i)
+            tokens += len(body)  # as CTranslate2's Generator counts: the end token excluded
+            texts.append(helper.extract_answer(hf.decode(body, skip_special_tokens=True)))
+        return texts, tokens
+
+    return translate
+
+
 def build_random_checkpoint(directory: Path) -> Path:
     sys.path.insert(0, str(ROOT / "tests"))
     import tiny_models  # the same builder the tests use
@@ -133,7 +192,7 @@ def build_random_checkpoint(directory: Path) -> Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoint", type=Path, help="Hugging Face Marian checkpoint directory")
+    parser.add_argument("--checkpoint", type=Path, help="Hugging Face checkpoint directory (Marian or decoder-only)")
     parser.add_argument("--source-lang", default="ja")
     parser.add_argument("--target-lang", default="en")
     parser.add_argument("--sentences", type=int, default=200)
@@ -144,6 +203,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--output", type=Path)
+    parser.add_argument(
+        "--like", type=Path, help="a converted model whose manifest (prompt format, pairs) the conversions copy"
+    )
     parser.add_argument("--engine", help=argparse.SUPPRESS)
     parser.add_argument("--ct2-dir", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -158,7 +220,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         checkpoint = args.checkpoint or build_random_checkpoint(Path(tmp) / "random-marian")
         ct2_dir = Path(tmp) / "ct2-float32"
-        convert_model(str(checkpoint), ct2_dir, quantization="float32")
+        if args.like:
+            from float32_twin import convert_like
+
+            convert_like(checkpoint, args.like, ct2_dir)
+        else:
+            convert_model(str(checkpoint), ct2_dir, quantization="float32")
         results = []
         for engine in ("transformers", "ctranslate2-float32", "ctranslate2-int8"):
             command = [
@@ -173,7 +240,7 @@ def main() -> None:
             ] + [
                 f"--{k.replace('_', '-')}={v}"
                 for k, v in vars(args).items()
-                if k not in ("engine", "checkpoint", "ct2_dir", "output") and v is not None
+                if k not in ("engine", "checkpoint", "ct2_dir", "output", "like") and v is not None
             ]
             done = subprocess.run(command, capture_output=True, text=True, check=True)
             results.append(json.loads(done.stdout.strip().splitlines()[-1]))

@@ -1,7 +1,8 @@
 """HTTP load on a real `kakehashi serve` process over loopback: throughput and latency, cache misses vs hits,
 and the gain of cross-request micro-batching.
 
-    python benchmarks/http_load.py --output benchmarks/results/http_load.json [--registry FILE] [--sentences 256]
+    python benchmarks/http_load.py --output benchmarks/results/http_load.json [--registry FILE] [--sentences 256] \
+        [--redis-url redis://127.0.0.1:6379/15]
 
 Phases (each bounded by a sentence count and a time limit):
 
@@ -106,12 +107,15 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--time-limit", type=float, default=120.0, help="seconds per phase at most")
     parser.add_argument("--port", type=int, default=18763)
+    parser.add_argument(
+        "--redis-url", default="", help="cache in this Redis (its keys are the server's own); default: in-process LRU"
+    )
     parser.add_argument("--output", type=Path)
     args = parser.parse_args()
 
     texts = sentences(2 * args.sentences)
     sequential_texts, concurrent_texts = texts[: args.sentences // 4], texts[args.sentences :]
-    env = dict(os.environ, KAKEHASHI_REDIS_URL="")
+    env = dict(os.environ, KAKEHASHI_REDIS_URL=args.redis_url)
     if args.registry:
         env["KAKEHASHI_REGISTRY"] = args.registry
     command = [sys.executable, "-m", "mt.cli", "serve", "--port", str(args.port)]
@@ -145,6 +149,7 @@ def main() -> None:
         "benchmark": "http_load",
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version()},
         "registry": args.registry or "shipped",
+        "cache": "redis" if args.redis_url else "in-process LRU",
         "phases": {
             "sequential_misses": sequential,
             "concurrent_misses": concurrent,

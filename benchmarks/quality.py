@@ -81,7 +81,7 @@ def main() -> None:
     }
     for spec in args.model:
         label, _, directory = spec.partition("=")
-        compute_type = "float32" if label == "float32" else args.compute_type
+        compute_type = "float32" if label.endswith("float32") else args.compute_type
         registry = Registry()
         registry.add(registry.get(directory))
         kakehashi = Kakehashi(

@@ -126,6 +126,7 @@ def routes(service: TranslationService) -> list[Route]:
         return JSONResponse({"models": describe_models(service.kakehashi.registry)})
 
     async def detect(request: Request) -> Response:
+        await off_loop(service.access.check, bearer_key(request), client_host(request))
         body = await read_body(request)
         texts = string_list(body.get("texts", body.get("text")), "texts")
         service.check_limits(texts)

@@ -112,7 +112,7 @@ class TranslationService:
         for index, text in enumerate(texts):
             if len(text) > s.max_chars_per_text:
                 raise InputTooLarge(
-                    f"text {index} has {len(text)} characters; at most {s.max_chars_per_text} per text are accepted"
+                    f"text #{index + 1} (of {len(texts)}) has {len(text)} characters; at most {s.max_chars_per_text} per text are accepted"
                 )
             total += len(text)
         if total > s.max_chars_per_request:

@@ -278,6 +278,7 @@ def test_api_keys_and_rate_limits_in_redis(start_server, redis_server, tmp_path:
         headers={"Authorization": "Bearer nope"},
     )
     assert bad.status_code == 403 and "not valid" in bad.json()["error"]["message"]
+    assert httpx.post(f"{server.url}/v1/detect", json={"texts": ["猫"]}).status_code == 403
     headers = {"Authorization": f"Bearer {key}"}
     body = {"texts": ["猫"], "source": "ja", "target": "en", "options": FAST}
     assert httpx.post(f"{server.url}/v1/translate", json=body, headers=headers).status_code == 200
