@@ -20,6 +20,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
+from itertools import zip_longest
 from pathlib import Path
 
 from mt._errors import InvalidRequest
@@ -98,12 +99,16 @@ def load_corpus(spec: str) -> Iterator[ParallelPair]:
         InvalidRequest: unknown format, missing file, or malformed content.
     """
     fmt, _, rest = spec.partition(":")
+    prefix = fmt
     if fmt not in FORMATS or not rest:
         fmt, rest = "", spec
     if fmt == "aligned":
         return _load_aligned(rest)
     path = Path(rest)
     if not path.exists():
+        if not fmt and rest and re.fullmatch(r"[a-z][a-z0-9]+", prefix):
+            # ``xml:corpus.xml``: the prefix names a format rather than being part of a file name.
+            raise InvalidRequest(f"unknown corpus format {prefix!r} in {spec!r}; formats: {', '.join(FORMATS)}")
         raise InvalidRequest(f"corpus file {path} does not exist")
     fmt = fmt or _guess_format(path)
     loaders = {"tsv": _load_tsv, "tatoeba": _load_tatoeba, "jsonl": _load_jsonl}
@@ -147,6 +152,8 @@ def _load_jsonl(path: Path) -> Iterator[ParallelPair]:
                 continue
             try:
                 row = json.loads(line)
+                if not isinstance(row, dict):
+                    raise TypeError(f"got a JSON {type(row).__name__}")
                 yield ParallelPair(
                     str(row.get("corpus", name)),
                     str(row["id"]),
@@ -174,7 +181,10 @@ def _load_aligned(spec: str) -> Iterator[ParallelPair]:
     tgt_lang = parse_language(match["tgt"].split("_")[0]).code
     name = corpus_name(src_path)
     with _open_text(src_path) as src, _open_text(tgt_path) as tgt:
-        for number, (s, t) in enumerate(zip(src, tgt, strict=True), start=1):
+        for number, (s, t) in enumerate(zip_longest(src, tgt), start=1):
+            if s is None or t is None:
+                shorter = src_path if s is None else tgt_path
+                raise InvalidRequest(f"{shorter} has fewer lines than {tgt_path if s is None else src_path}")
             yield ParallelPair(name, str(number), src_lang, tgt_lang, s.rstrip("\n"), t.rstrip("\n"))
 
 

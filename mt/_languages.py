@@ -176,7 +176,8 @@ def parse_language(code: str) -> Language:
     row = _BY_ISO1.get(lang) or _BY_ISO3.get(lang)
     if row is None:
         raise UnsupportedLanguage(code, supported_codes())
-    iso1, iso3, name, script = row
+    iso1, iso3, name, default_script = row
+    script = default_script
     region = match["region"].upper() if match["region"] else None
     if match["script"]:
         script = match["script"].title()
@@ -187,8 +188,13 @@ def parse_language(code: str) -> Language:
         # The script, not the region, decides what a Chinese reader sees.
         canonical = f"zh-{script}"
         region = None
-    elif region:
-        canonical = f"{iso1}-{region}"
+    else:
+        # A script other than the usual one is part of the tag (sr-Latn), so that parsing the code gives
+        # the same language back; the usual one is left out (ja-Jpan-JP → ja-JP), as BCP-47 prescribes.
+        if script != default_script:
+            canonical += f"-{script}"
+        if region:
+            canonical += f"-{region}"
     return Language(code=canonical, base=iso1, iso639_3=iso3, name=name, script=script, region=region)
 
 
@@ -213,8 +219,10 @@ def family_tokens(language: Language, family: str) -> list[str]:
         with_script = [f">>{c}_{script}<<" for c in codes]
         return [*with_script, *(f">>{c}<<" for c in codes), f">>{base}<<"]
     if family == "mbart":
-        region = language.region or _MBART_REGIONS.get(base, "XX")
-        return [f"{base}_{region}"]
+        # mBART-50 knows one region per language (en_XX, ja_XX): a region the user named comes first, the
+        # fixed one after it, so that ja-JP or en-US still find their token.
+        fixed = f"{base}_{_MBART_REGIONS.get(base, 'XX')}"
+        return list(dict.fromkeys([f"{base}_{language.region}" if language.region else fixed, fixed]))
     return []
 
 

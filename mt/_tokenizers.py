@@ -56,16 +56,32 @@ class SentencePieceTokenizer:
         return token in self.vocab
 
 
+def _tokenizer_class(directory: Path) -> Any:
+    """The tokenizer class named in ``tokenizer_config.json``, else ``AutoTokenizer``.
+
+    Naming the class keeps transformers from reading the model's configuration, which imports PyTorch (hundreds
+    of megabytes) into a process that only translates.
+    """
+    try:
+        import transformers
+    except ImportError as exc:  # pragma: no cover - transformers is a core dependency
+        raise InvalidModel(directory, "this model family needs the transformers package") from exc
+    config = directory / "tokenizer_config.json"
+    name = None
+    if config.is_file():
+        try:
+            name = json.loads(config.read_text(encoding="utf-8")).get("tokenizer_class")
+        except (ValueError, AttributeError) as exc:
+            raise InvalidModel(directory, f"its tokenizer_config.json is not a JSON object ({exc})") from exc
+    return getattr(transformers, name, None) if isinstance(name, str) and name else transformers.AutoTokenizer
+
+
 class HuggingFaceTokenizer:
     """Any checkpoint's own tokenizer, through transformers (imported only for these families)."""
 
     def __init__(self, directory: Path):
         try:
-            from transformers import AutoTokenizer
-        except ImportError as exc:  # pragma: no cover - transformers is a core dependency
-            raise InvalidModel(directory, "this model family needs the transformers package") from exc
-        try:
-            self.hf: Any = AutoTokenizer.from_pretrained(str(directory))
+            self.hf: Any = _tokenizer_class(directory).from_pretrained(str(directory))
         except Exception as exc:  # noqa: BLE001 - transformers raises many kinds
             raise InvalidModel(directory, f"cannot load its tokenizer ({exc})") from exc
         self.vocab = self.hf.get_vocab()

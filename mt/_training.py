@@ -165,24 +165,32 @@ class MarianVocabulary:
     def train(texts: Iterator[str], prefix: Path, vocab_size: int, language_tokens: Sequence[str]) -> MarianVocabulary:
         import sentencepiece as spm
 
-        spm.SentencePieceTrainer.train(
-            sentence_iterator=texts,
-            model_prefix=str(prefix),
-            vocab_size=vocab_size,
-            model_type="unigram",
-            character_coverage=0.9995,
-            byte_fallback=True,
-            pad_id=-1,
-            bos_id=-1,
-            eos_id=0,
-            unk_id=1,
-            eos_piece="</s>",
-            unk_piece="<unk>",
-            user_defined_symbols=list(language_tokens),
-            input_sentence_size=400000,
-            shuffle_input_sentence=True,
-            minloglevel=2,
-        )
+        try:
+            spm.SentencePieceTrainer.train(
+                sentence_iterator=texts,
+                model_prefix=str(prefix),
+                vocab_size=vocab_size,
+                model_type="unigram",
+                character_coverage=0.9995,
+                byte_fallback=True,
+                pad_id=-1,
+                bos_id=-1,
+                eos_id=0,
+                unk_id=1,
+                eos_piece="</s>",
+                unk_piece="<unk>",
+                user_defined_symbols=list(language_tokens),
+                input_sentence_size=400000,
+                shuffle_input_sentence=True,
+                minloglevel=2,
+            )
+        except RuntimeError as exc:
+            if "Vocabulary size is smaller than required_chars" in str(exc):
+                raise InvalidRequest(
+                    f"--vocab-size {vocab_size} is smaller than the number of distinct characters the training data "
+                    "needs (Japanese alone has thousands); use a larger --vocab-size, e.g. 8000"
+                ) from exc
+            raise
         return MarianVocabulary(prefix.with_suffix(".model"))
 
     def encode(self, text: str, language_token: str | None = None) -> list[int]:

@@ -186,3 +186,28 @@ def test_streaming_gives_the_greedy_translation(name: str, tiny_models: dict[str
         streamed = list(translator.stream_segment(sentence, ja, en, GREEDY))
         whole = translator.translate_segments([sentence], ja, en, GREEDY)[0].text
         assert "".join(streamed).strip() == whole
+
+
+def test_translating_never_imports_torch(tiny_models: dict[str, Path]) -> None:
+    """Serving needs only CTranslate2 and the tokenizers: PyTorch (the train extra) must stay out of the process."""
+    import subprocess
+    import sys
+
+    script = """
+import sys
+from pathlib import Path
+from mt import RuntimeOptions, TranslationOptions, load_translator, parse_language
+for directory in sys.argv[1:]:
+    translator = load_translator(Path(directory), RuntimeOptions(device="cpu", compute_type="float32"))
+    translator.translate_segments(
+        ["猫です。"], parse_language("ja"), parse_language("en"), TranslationOptions(max_decoding_length=4)
+    )
+loaded = sorted(m for m in sys.modules if m == "torch" or m.startswith("torch."))
+print(len(loaded), loaded[:3])
+"""
+    directories = [str(tiny_models[name]) for name in ("marian", "m2m100", "madlad", "llama", "llama-chat")]
+    done = subprocess.run(
+        [sys.executable, "-c", script, *directories], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.startswith("0 "), f"torch was imported while translating: {done.stdout}"

@@ -21,7 +21,7 @@ HERE = Path(__file__).resolve().parent
 
 # What the source references cite for each corpus the default models learn from.
 CORPORA = {
-    "jpn": {
+    "tatoeba": {
         "title": "Tatoeba Japanese-English sentence pairs (manythings.org/anki export, 2022-05-02)",
         "url": "https://tatoeba.org/",
         "record_url": "https://tatoeba.org/en/sentences/show/{id}",
