@@ -38,12 +38,13 @@ test: $(STAMP) system-deps
 
 check: $(STAMP)
 	$(BIN)/python -m pip install --quiet ruff mypy
-	$(BIN)/ruff format --check mt serve tests benchmarks
-	$(BIN)/ruff check mt serve tests benchmarks
+	$(BIN)/ruff format --check mt serve tests benchmarks data
+	$(BIN)/ruff check mt serve tests benchmarks data
 	$(BIN)/mypy mt serve
 
+# Every report in benchmarks/results, from the training runs' work directories (see benchmarks/reproduce.sh).
 bench: $(STAMP)
-	$(BIN)/python benchmarks/engine_speed.py
+	benchmarks/reproduce.sh
 
 clean:
 	rm -rf $(VENV) .pytest_cache
