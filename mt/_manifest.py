@@ -99,7 +99,7 @@ class Manifest:
                 prompt["stop"] = tuple(prompt.get("stop", ()))
                 values["prompt"] = PromptFormat(**prompt)
             manifest = cls(**values)
-        except (KeyError, TypeError) as exc:
+        except (KeyError, TypeError, ValueError) as exc:
             raise InvalidModel(where, f"{MANIFEST_NAME} is missing or has a malformed field ({exc})") from exc
         if manifest.family not in FAMILIES:
             raise InvalidModel(where, f"unknown family {manifest.family!r}; known families: {', '.join(FAMILIES)}")

@@ -22,6 +22,8 @@ _LATIN_TERMINALS = ".!?…"
 _OPENING = "「『（(〈《【〔[“‘\"'"
 _CLOSING = "」』）)〉》】〕]”’\"'"
 _PAIRS = dict(zip("「『（(〈《【〔[“", "」』）)〉》】〕]”"))
+# Abbreviations only before a number ("No. 5", "Vol. 2"); elsewhere the word ends a sentence ("I said no.").
+_BEFORE_NUMBERS = {"no", "vol", "fig", "ch", "art", "pp"}
 _NO_SPACE_LANGUAGES = {"ja", "zh", "th", "lo", "km", "my"}
 _ABBREVIATIONS = {
     "mr",
@@ -38,9 +40,6 @@ _ABBREVIATIONS = {
     "e.g",
     "i.e",
     "cf",
-    "no",
-    "vol",
-    "fig",
     "inc",
     "ltd",
     "co",
@@ -148,6 +147,8 @@ def _ends_here(line: str, terminal: int, after: int) -> bool:
     if ch == ".":
         word = re.search(r"([\w.]+)\.$", line[: terminal + 1])
         if word and (word[1].lower() in _ABBREVIATIONS or re.fullmatch(r"[A-Z]", word[1])):
+            return False
+        if word and word[1].lower() in _BEFORE_NUMBERS and first.isdigit():
             return False
         if first.islower():
             return False

@@ -32,6 +32,10 @@ class NotFound(KakehashiError):
     """A referenced resource (such as a glossary) does not exist."""
 
 
+class MethodNotAllowed(KakehashiError):
+    """The path exists, but not for this HTTP method."""
+
+
 # Checked in order: the first matching class decides the status.
 STATUS: list[tuple[type[Exception], int]] = [
     (Unauthorized, 403),
@@ -41,6 +45,7 @@ STATUS: list[tuple[type[Exception], int]] = [
     (InputTooLarge, 413),
     (ModelNotFound, 404),
     (NotFound, 404),
+    (MethodNotAllowed, 405),
     (UnsupportedLanguagePair, 400),
     (UnsupportedLanguage, 400),
     (InvalidRequest, 400),
@@ -66,12 +71,16 @@ def _headers(exc: Exception) -> dict[str, str]:
     return {"Retry-After": str(retry)} if retry is not None else {}
 
 
+LIBRETRANSLATE_PATHS = frozenset({"/translate", "/languages", "/detect", "/frontend/settings"})
+
+
 def flavour_of(path: str) -> str:
+    """Which API's error format a path answers with: DeepL under /v2/, LibreTranslate on its own paths, else ours."""
     if path.startswith("/v2/"):
         return "deepl"
-    if path.startswith("/v1/") or path in ("/healthz", "/readyz", "/metrics", "/openapi.json", "/"):
-        return "native"
-    return "libretranslate"
+    if path.rstrip("/") in LIBRETRANSLATE_PATHS:
+        return "libretranslate"
+    return "native"
 
 
 def error_response(request: Request, exc: Exception) -> JSONResponse:
@@ -92,3 +101,16 @@ def error_response(request: Request, exc: Exception) -> JSONResponse:
             }
         }
     return JSONResponse(body, status_code=status, headers=_headers(exc))
+
+
+def routing_error_response(request: Request, exc: Exception) -> JSONResponse:
+    """Starlette's own 404 and 405 (no such path, wrong method) in the error format of the path's API."""
+    status = getattr(exc, "status_code", 500)
+    path, method = request.url.path, request.method
+    if status == 405:
+        allowed = getattr(exc, "headers", None) or {}
+        accepted = allowed.get("Allow") or allowed.get("allow") or "another method"
+        return error_response(request, MethodNotAllowed(f"{method} is not accepted on {path}; use {accepted}"))
+    if status == 404:
+        return error_response(request, NotFound(f"no endpoint at {path}; the endpoints are listed in /openapi.json"))
+    return error_response(request, InvalidRequest(str(getattr(exc, "detail", exc))))

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
@@ -20,7 +21,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mt import KakehashiError
 from serve import _deepl, _libretranslate, _native
-from serve._errors import error_response
+from serve._errors import error_response, routing_error_response
 from serve._http import off_loop
 from serve._openapi import openapi_spec
 from serve._service import TranslationService
@@ -80,6 +81,9 @@ def create_app(settings: ServeSettings | None = None, service: TranslationServic
     async def on_error(request: Request, exc: Exception) -> Response:
         return error_response(request, exc)
 
+    async def on_routing_error(request: Request, exc: Exception) -> Response:
+        return routing_error_response(request, exc)
+
     routes = [
         Route("/", index, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
@@ -102,7 +106,7 @@ def create_app(settings: ServeSettings | None = None, service: TranslationServic
         routes=routes,
         middleware=middleware,
         lifespan=lifespan,
-        exception_handlers={KakehashiError: on_error, Exception: on_error},
+        exception_handlers={KakehashiError: on_error, HTTPException: on_routing_error, Exception: on_error},
     )
     app.state.service = service
     return app

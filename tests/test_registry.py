@@ -204,6 +204,7 @@ def test_serves_follows_the_manifest_directions(tmp_path: Path) -> None:
         ('["a", "list"]', "must hold a JSON object"),
         ('{"name": "x", "family": "marian", "source": "test"}', "is missing or has a malformed field"),
         ('{"name": "x", "family": "marian", "languages": ["ja", "en"], "source": "t", "pairs": 3}', "malformed field"),
+        ('{"name": "x", "family": "marian", "languages": ["ja", "en"], "source": "t", "pairs": [["ja"]]}', "malformed"),
         ('{"name": "x", "family": "word2vec", "languages": ["ja", "en"], "source": "test"}', "unknown family"),
     ],
 )

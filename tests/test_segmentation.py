@@ -86,6 +86,10 @@ def test_english_sentences_and_their_offsets() -> None:
         ("He moved to the U.S. Army base. Then home.", ["He moved to the U.S. Army base.", "Then home."]),
         ("Go to St. Louis. Now.", ["Go to St. Louis.", "Now."]),
         ("J. R. R. Tolkien wrote it. Yes.", ["J. R. R. Tolkien wrote it.", "Yes."]),
+        # "No." and "Vol." abbreviate only before a number.
+        ("Room No. 5 is free. Take it.", ["Room No. 5 is free.", "Take it."]),
+        ("See Vol. 2 first. Then read on.", ["See Vol. 2 first.", "Then read on."]),
+        ("I said no. Then I left.", ["I said no.", "Then I left."]),
         # Decimals and dots inside words.
         ("Pi is 3.14 roughly. Next.", ["Pi is 3.14 roughly.", "Next."]),
         ("It costs $3.50. Cheap.", ["It costs $3.50.", "Cheap."]),

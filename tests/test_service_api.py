@@ -97,6 +97,15 @@ def test_bad_bodies(start_server) -> None:  # type: ignore[no-untyped-def]
     assert r.status_code == 400 and "not valid JSON" in r.json()["error"]["message"]
     r = httpx.post(f"{server.url}/v1/translate", json=["a list"])
     assert r.status_code == 400 and "must be an object" in r.json()["error"]["message"]
+    # Unknown paths and wrong methods answer in the error format of the API they belong to.
+    r = httpx.get(f"{server.url}/v1/nothing-here")
+    assert r.status_code == 404 and "/openapi.json" in r.json()["error"]["message"]
+    r = httpx.get(f"{server.url}/v1/translate")
+    assert r.status_code == 405 and "POST" in r.json()["error"]["message"]
+    r = httpx.get(f"{server.url}/v2/nothing-here")
+    assert r.status_code == 404 and "no endpoint" in r.json()["message"]
+    r = httpx.put(f"{server.url}/translate")
+    assert r.status_code == 405 and "PUT is not accepted" in r.json()["error"]
 
 
 def test_info_endpoints_and_openapi_matches_routes(start_server) -> None:  # type: ignore[no-untyped-def]
