@@ -257,7 +257,11 @@ def main() -> None:
     report = {
         "benchmark": "engine_speed",
         "checkpoint": str(args.checkpoint) if args.checkpoint else "random weights, tests/tiny_models.build_marian",
-        "settings": {k: v for k, v in vars(args).items() if k not in ("engine", "ct2_dir", "output", "checkpoint")},
+        "settings": {
+            k: str(v) if isinstance(v, Path) else v
+            for k, v in vars(args).items()
+            if k not in ("engine", "ct2_dir", "output", "checkpoint")
+        },
         "machine": {
             "platform": platform.platform(),
             "processor": platform.processor(),
