@@ -2,13 +2,13 @@
 # Rerun every report in benchmarks/results from the two training runs' work directories.
 #   benchmarks/reproduce.sh [MARIAN_WORK_DIR] [LLM_WORK_DIR]
 # Needs the shipped models in data/models and the export-hf checkpoints the training runs leave in their work dirs.
-# LIMIT (default 2000) caps the sentences per test set; REDIS_URL (default redis://127.0.0.1:6379/15) caches the
+# LIMIT (default 1000) caps the sentences per test set; REDIS_URL (default redis://127.0.0.1:6379/15) caches the
 # HTTP load run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MARIAN=${1:-$HOME/.cache/kakehashi/train/ja-en-v2}
 LLM=${2:-$HOME/.cache/kakehashi/train/llm-v2}
-LIMIT=${LIMIT:-2000}
+LIMIT=${LIMIT:-1000}
 REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379/15}
 PY=.venv/bin/python
 R=benchmarks/results
@@ -30,7 +30,9 @@ done
 $PY benchmarks/float32_twin.py "$MARIAN/export-hf" --like data/models/kakehashi-ja-en --output "$TMP/marian-float32"
 $PY benchmarks/float32_twin.py "$LLM/export-hf" --like data/models/kakehashi-llm-ja-en --output "$TMP/llm-float32"
 $PY benchmarks/quality.py --limit "$LIMIT" --output "$R/quality.json" \
-  --model int8=data/models/kakehashi-ja-en --model float32="$TMP/marian-float32" \
+  --model int8=data/models/kakehashi-ja-en --model float32="$TMP/marian-float32"
+# One thread: this ran beside the encoder-decoder's last training minutes. Speed is compared in engine_speed*.json.
+$PY benchmarks/quality.py --limit "$LIMIT" --threads 1 --output "$R/quality_llm.json" \
   --model llm-int8=data/models/kakehashi-llm-ja-en --model llm-float32="$TMP/llm-float32"
 $PY benchmarks/engine_speed.py --checkpoint "$MARIAN/export-hf" --like data/models/kakehashi-ja-en \
   --output "$R/engine_speed.json"

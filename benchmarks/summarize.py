@@ -25,7 +25,7 @@ def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
     return out + [""]
 
 
-def quality_section(report: dict[str, Any]) -> list[str]:
+def quality_section(name: str, report: dict[str, Any]) -> list[str]:
     rows = []
     for r in report["results"]:
         rows.append(
@@ -34,7 +34,7 @@ def quality_section(report: dict[str, Any]) -> list[str]:
     settings = report["settings"]
     limit = f"first {settings['limit']} sentences of each set" if settings.get("limit") else "whole test sets"
     lines = [
-        "## Translation quality (`quality.json`)",
+        f"## Translation quality (`{name}`)",
         "",
         f"sacreBLEU, beam {settings['beam_size']}, {limit}, {settings['threads']} threads. Japanese targets are "
         "scored with `ja-mecab` tokenisation, English with `13a`; signatures are in the JSON.",
@@ -113,9 +113,8 @@ def main() -> None:
         "Machine: 2 CPU cores, no GPU.",
         "",
     ]
-    quality = _load("quality.json")
-    if quality:
-        lines += quality_section(quality)
+    for path in sorted(RESULTS.glob("quality*.json")):
+        lines += quality_section(path.name, json.loads(path.read_text(encoding="utf-8")))
     for file, title in (
         ("engine_speed.json", "Engine speed: encoder-decoder default (`engine_speed.json`)"),
         ("engine_speed_llm.json", "Engine speed: decoder-only LLM (`engine_speed_llm.json`)"),
