@@ -105,6 +105,64 @@ def training_section(name: str, summary: dict[str, Any]) -> list[str]:
     return lines + [""]
 
 
+def _score(report: dict[str, Any] | None, model: str, test_set: str, direction: str, metric: str) -> float | None:
+    for r in (report or {}).get("results", []):
+        if (r["model"], r["test_set"], r["direction"]) == (model, test_set, direction):
+            return float(r[metric])
+    return None
+
+
+def _engine(report: dict[str, Any] | None, engine: str) -> float | None:
+    for r in (report or {}).get("results", []):
+        if r["engine"] == engine:
+            return float(r["speed_vs_transformers"])
+    return None
+
+
+def goals_section() -> list[str]:
+    """The issues' goals, each against the measured figure (computed here from the reports)."""
+    quality, llm = _load("quality.json"), _load("quality_llm.json")
+    speed, llm_speed, http = _load("engine_speed.json"), _load("engine_speed_llm.json"), _load("http_load.json")
+    rows: list[tuple[str, float | None, str, bool | None]] = []
+
+    def goal(name: str, value: float | None, target: str, met: bool | None) -> None:
+        rows.append((name, value, target, met if value is not None else None))
+
+    for test_set, floor in (("tatoeba-test", 25), ("wikikyoto-test", 15)):
+        value = _score(quality, "int8", test_set, "ja-en", "bleu")
+        goal(f"default ja→en BLEU, {test_set}", value, f"≥ {floor}", value is not None and value >= floor)
+        value = _score(quality, "int8", test_set, "en-ja", "chrf")
+        goal(f"default en→ja chrF, {test_set}", value, "≥ 25", value is not None and value >= 25)
+    gaps = [
+        abs((_score(quality, "float32", r["test_set"], r["direction"], "bleu") or 0) - r["bleu"])
+        for r in (quality or {}).get("results", [])
+        if r["model"] == "int8"
+    ]
+    goal("largest int8 − float32 BLEU gap", max(gaps) if gaps else None, "≤ 0.5", bool(gaps) and max(gaps) <= 0.5)
+    mt, dec = (
+        _score(quality, "int8", "tatoeba-test", "ja-en", "bleu"),
+        _score(llm, "llm-int8", "tatoeba-test", "ja-en", "bleu"),
+    )
+    gap = mt - dec if mt is not None and dec is not None else None
+    goal("decoder-only ja→en BLEU behind the default (Tatoeba-test)", gap, "≤ 5", gap is not None and gap <= 5)
+    value = _engine(speed, "ctranslate2-int8")
+    goal(
+        "CTranslate2 int8 vs transformers, encoder-decoder (tokens/s)", value, "≥ 4×", value is not None and value >= 4
+    )
+    value = _engine(llm_speed, "ctranslate2-int8")
+    goal("Generator int8 vs transformers, decoder-only (tokens/s)", value, "≥ 3×", value is not None and value >= 3)
+    if http:
+        goal("cache-hit p50 (ms)", http["cache_hit_p50_ms"], "≤ 3", http["cache_hit_p50_ms"] <= 3)
+        goal("micro-batching gain", http["micro_batching_gain"], "≥ 6×", http["micro_batching_gain"] >= 6)
+        peak = http["server_rss_mb"]["end"]["VmHWM"]
+        goal("server peak RSS with the shipped models (MB)", peak, "≤ 400", peak <= 400)
+    table = [
+        [name, "—" if v is None else round(v, 2), target, {True: "met", False: "not met", None: "—"}[met]]
+        for name, v, target, met in rows
+    ]
+    return ["## Goals", ""] + _table(["goal", "measured", "target", ""], table)
+
+
 def main() -> None:
     lines = [
         "# Benchmark results",
@@ -113,6 +171,7 @@ def main() -> None:
         "Machine: 2 CPU cores, no GPU.",
         "",
     ]
+    lines += goals_section()
     for path in sorted(RESULTS.glob("quality*.json")):
         lines += quality_section(path.name, json.loads(path.read_text(encoding="utf-8")))
     for file, title in (
