@@ -148,6 +148,20 @@ def _directions(pairs: Sequence[ParallelPair], bidirectional: bool) -> list[Para
     return [p for pair in pairs for p in (pair, pair.reversed())]
 
 
+# The sentencepiece layout CTranslate2's Marian converter expects: no <pad>/<s> pieces in the model (<pad> is
+# appended as the last vocabulary row), </s> = 0, <unk> = 1, and byte fallback so that nothing maps to <unk>.
+MARIAN_SPM_LAYOUT: dict[str, Any] = {
+    "model_type": "unigram",
+    "byte_fallback": True,
+    "pad_id": -1,
+    "bos_id": -1,
+    "eos_id": 0,
+    "unk_id": 1,
+    "eos_piece": "</s>",
+    "unk_piece": "<unk>",
+}
+
+
 class MarianVocabulary:
     """A joint sentencepiece model plus the Marian id layout: ``</s>``=0, ``<unk>``=1, language tokens, ``<pad>`` last."""
 
@@ -170,16 +184,9 @@ class MarianVocabulary:
                 sentence_iterator=texts,
                 model_prefix=str(prefix),
                 vocab_size=vocab_size,
-                model_type="unigram",
                 character_coverage=0.9995,
-                byte_fallback=True,
-                pad_id=-1,
-                bos_id=-1,
-                eos_id=0,
-                unk_id=1,
-                eos_piece="</s>",
-                unk_piece="<unk>",
                 user_defined_symbols=list(language_tokens),
+                **MARIAN_SPM_LAYOUT,
                 input_sentence_size=400000,
                 shuffle_input_sentence=True,
                 minloglevel=2,

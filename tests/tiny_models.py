@@ -52,23 +52,11 @@ def build_marian(directory: Path) -> Path:
     """An OPUS-MT-layout multi-target Marian model (``>>eng<<``/``>>jpn<<`` tokens, ``<pad>`` last)."""
     from transformers import MarianConfig, MarianMTModel
 
-    from mt._training import MarianVocabulary, _zero_pad_row
+    from mt._training import MARIAN_SPM_LAYOUT, MarianVocabulary, _zero_pad_row
 
     directory.mkdir(parents=True, exist_ok=True)
     vocab = MarianVocabulary(
-        _train_spm(
-            directory / "spm",
-            1200,
-            model_type="unigram",
-            pad_id=-1,
-            bos_id=-1,
-            eos_id=0,
-            unk_id=1,
-            eos_piece="</s>",
-            unk_piece="<unk>",
-            user_defined_symbols=[">>eng<<", ">>jpn<<"],
-            byte_fallback=True,
-        )
+        _train_spm(directory / "spm", 1200, user_defined_symbols=[">>eng<<", ">>jpn<<"], **MARIAN_SPM_LAYOUT)
     )
     size = vocab.pad_id + 1
     config = MarianConfig(
