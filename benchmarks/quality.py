@@ -44,22 +44,6 @@ def test_sets(limit: int | None) -> Iterator[tuple[str, str, str, list[str], lis
     yield "wmt20", "en", "ja", lines(Path(f"{wmt}.en-ja.en")), lines(Path(f"{wmt}.en-ja.ja"))
 
 
-def score(hypotheses: list[str], references: list[str], target: str) -> dict[str, Any]:
-    import sacrebleu
-
-    tokenize = "ja-mecab" if target == "ja" else "13a"
-    bleu = sacrebleu.metrics.BLEU(tokenize=tokenize)
-    chrf = sacrebleu.metrics.CHRF()
-    b = bleu.corpus_score(hypotheses, [references])
-    c = chrf.corpus_score(hypotheses, [references])
-    return {
-        "bleu": round(b.score, 2),
-        "chrf": round(c.score, 2),
-        "bleu_signature": str(bleu.get_signature()),
-        "chrf_signature": str(chrf.get_signature()),
-    }
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", action="append", required=True, help="LABEL=MODEL_DIR (repeatable)")
@@ -73,6 +57,7 @@ def main() -> None:
 
     sys.path.insert(0, str(ROOT))
     from mt import Kakehashi, Registry, RuntimeOptions, TranslationOptions
+    from mt._evaluation import score_corpus
 
     options = TranslationOptions(beam_size=args.beam, max_decoding_length=256)
     report: dict[str, Any] = {
@@ -107,7 +92,7 @@ def main() -> None:
                 "sentences": len(sources),
                 "seconds": round(seconds, 1),
                 "sentences_per_s": round(len(sources) / seconds, 1),
-                **score(hypotheses, references, target),
+                **score_corpus(hypotheses, references, target).to_json(),
                 "examples": [
                     {"source": s, "hypothesis": h, "reference": r}
                     for s, h, r in list(zip(sources, hypotheses, references))[:3]

@@ -30,8 +30,10 @@ from typing import Any
 
 from mt._corpora import CleaningOptions, CleaningReport, ParallelPair, clean_pairs, load_corpus
 from mt._errors import InvalidRequest, MissingDependency
+from mt._evaluation import score_corpus
 from mt._languages import family_tokens, parse_language
 from mt._manifest import PromptFormat
+from mt._prepared import DATA_FILE, load_prepared, load_token_data, save_prepared, save_token_data
 
 log = logging.getLogger("kakehashi.train")
 
@@ -62,7 +64,7 @@ class TrainingConfig:
     max_tokens: int = 64
     batch_tokens: int = 3000
     learning_rate: float = 7e-4
-    warmup_steps: int = 1500
+    warmup_steps: int = 600
     label_smoothing: float = 0.1
     clip_norm: float = 1.0
     eval_minutes: float = 10.0
@@ -70,11 +72,14 @@ class TrainingConfig:
     checkpoint_minutes: float = 5.0
     average_last: int = 4
     time_budget_minutes: float | None = None
+    session_minutes: float | None = None
     max_steps: int | None = None
     threads: int = 0
     seed: int = 1
     quantization: str = "int8"
     license: str = "unknown"
+    device: str = "cpu"
+    precision: str = "float32"
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -251,18 +256,28 @@ def _batches(lengths: Sequence[int], batch_tokens: int, rng: random.Random) -> l
 # ---------------------------------------------------------------- recipes (one per architecture)
 
 
-def _pad(rows: Sequence[Sequence[int]], value: int) -> Any:
+def _pad(rows: Sequence[Sequence[int]], value: int, device: str = "cpu") -> Any:
+    import numpy as np
+
     torch = _require_torch()
     width = max(len(r) for r in rows)
-    out = torch.full((len(rows), width), value, dtype=torch.long)
+    out = np.full((len(rows), width), value, dtype=np.int64)
     for i, r in enumerate(rows):
-        out[i, : len(r)] = torch.tensor(r, dtype=torch.long)
-    return out
+        out[i, : len(r)] = r
+    return torch.from_numpy(out).to(device, non_blocking=True)
 
 
-def _lr_factor(step: int, warmup: int) -> float:
+def _lr_factor(step: int, warmup: int, rewarm_from: int | None = None) -> float:
+    """Linear warm-up, then inverse-square-root decay; after a resume without optimizer moments, a short
+    linear re-warm-up (``REWARM_STEPS``) so that fresh Adam moments do not take full-size steps."""
     step = max(step, 1)
-    return min(step / warmup, math.sqrt(warmup / step))
+    factor = min(step / warmup, math.sqrt(warmup / step))
+    if rewarm_from is not None:
+        factor *= min(1.0, (step - rewarm_from) / REWARM_STEPS)
+    return factor
+
+
+REWARM_STEPS = 200
 
 
 def _zero_pad_row(model: Any, pad_id: int) -> None:
@@ -346,20 +361,21 @@ class MarianRecipe:
         vocab = self.vocab
         assert vocab is not None
         sources, targets = data["sources"], data["targets"]
-        input_ids = _pad([sources[i] for i in rows], vocab.pad_id)
-        labels = _pad([targets[i] for i in rows], -100)
+        device = self.config.device
+        input_ids = _pad([sources[i] for i in rows], vocab.pad_id, device)
+        labels = _pad([targets[i] for i in rows], -100, device)
         # Teacher forcing starts from <pad>, the decoder start token of Marian models.
-        decoder_input = _pad([[vocab.pad_id] + targets[i][:-1] for i in rows], vocab.pad_id)
+        decoder_input = _pad([[vocab.pad_id] + targets[i][:-1] for i in rows], vocab.pad_id, device)
         logits = model(
             input_ids=input_ids, attention_mask=(input_ids != vocab.pad_id).long(), decoder_input_ids=decoder_input
         ).logits
         loss = torch.nn.functional.cross_entropy(
-            logits.view(-1, logits.size(-1)),
+            logits.view(-1, logits.size(-1)).float(),
             labels.view(-1),
             ignore_index=-100,
             label_smoothing=self.config.label_smoothing,
         )
-        tokens = int((labels != -100).sum()) + int((input_ids != vocab.pad_id).sum())
+        tokens = sum(len(sources[i]) + len(targets[i]) for i in rows)
         return loss, tokens
 
     def after_step(self, model: Any) -> None:
@@ -478,16 +494,17 @@ class DecoderRecipe:
             sequences = [data["prompts"][i] + data["answers"][i] for i in rows]
             # The loss is on the answer only: the prompt is given, not predicted.
             labels_rows = [[-100] * len(data["prompts"][i]) + data["answers"][i] for i in rows]
-        input_ids = _pad(sequences, pad)
-        labels = _pad(labels_rows, -100)
-        attention = _pad([[1] * len(s) for s in sequences], 0)
+        device = self.config.device
+        input_ids = _pad(sequences, pad, device)
+        labels = _pad(labels_rows, -100, device)
+        attention = _pad([[1] * len(s) for s in sequences], 0, device)
         logits = model(input_ids=input_ids, attention_mask=attention).logits
-        shifted = logits[:, :-1].reshape(-1, logits.size(-1))
+        shifted = logits[:, :-1].reshape(-1, logits.size(-1)).float()
         targets = labels[:, 1:].reshape(-1)
         loss = torch.nn.functional.cross_entropy(
             shifted, targets, ignore_index=-100, label_smoothing=self.config.label_smoothing
         )
-        return loss, int(attention.sum())
+        return loss, sum(len(s) for s in sequences)
 
     def after_step(self, model: Any) -> None:
         return None
@@ -562,8 +579,6 @@ def _convert(
 
 def evaluate_model(model_dir: Path, dev: Sequence[ParallelPair], threads: int) -> dict[str, Any]:
     """Greedy-decode the dev pairs with a converted model through the engine; sacreBLEU per direction."""
-    import sacrebleu
-
     from mt._engine import RuntimeOptions, TranslationOptions, load_translator
 
     translator = load_translator(model_dir, RuntimeOptions(device="cpu", compute_type="int8", intra_threads=threads))
@@ -580,13 +595,10 @@ def evaluate_model(model_dir: Path, dev: Sequence[ParallelPair], threads: int) -
             options,
         )
         hyps = [r.text for r in results]
-        refs = [p.target for p in pairs]
-        tokenize = "ja-mecab" if pairs[0].target_lang == "ja" else "13a"
-        bleu = sacrebleu.corpus_bleu(hyps, [refs], tokenize=tokenize)
-        chrf = sacrebleu.corpus_chrf(hyps, [refs])
+        scored = score_corpus(hyps, [p.target for p in pairs], pairs[0].target_lang)
         scores[direction] = {
-            "bleu": round(bleu.score, 2),
-            "chrf": round(chrf.score, 2),
+            "bleu": scored.bleu,
+            "chrf": scored.chrf,
             "sentences": len(pairs),
             "example": hyps[0] if hyps else "",
         }
@@ -603,11 +615,13 @@ class _Progress:
         self.max_steps = max_steps
         self.last = 0.0
 
-    def show(self, step: int, elapsed: float, loss: float, tokens_per_s: float, lr: float) -> None:
+    def show(self, step: int, elapsed: float, loss: Any, tokens_per_s: float, lr: float) -> None:
+        """``loss`` is a tensor, read (a device synchronisation) only when the line is redrawn."""
         now = time.monotonic()
         if now - self.last < 2.0:
             return
         self.last = now
+        loss = float(loss.detach()) if hasattr(loss, "detach") else float(loss)
         if self.max_steps:
             fraction = step / self.max_steps
         elif self.budget_s:
@@ -646,8 +660,96 @@ def _stage_budget(config: TrainingConfig, recipe: Recipe) -> tuple[float | None,
     return seconds, steps
 
 
-def train(config: TrainingConfig) -> dict[str, Any]:
-    """Run (or resume) training and export the converted model. Returns a summary of the run."""
+def _check_same_model(work: Path, config: TrainingConfig) -> None:
+    saved_config = work / "config.json"
+    if not saved_config.exists():
+        return
+    previous = json.loads(saved_config.read_text())
+    previous.setdefault("arch", "marian")
+    for key in RESUME_KEYS:
+        if previous.get(key) != config.to_json().get(key):
+            raise InvalidRequest(
+                f"{work} holds a run with {key}={previous.get(key)!r}, not {config.to_json().get(key)!r}; "
+                "use another --work-dir or the same settings to resume"
+            )
+
+
+# Settings that define the model and its data: a run can only be resumed with the same values.
+RESUME_KEYS = ("arch", "train", "vocab_size", "d_model", "encoder_layers", "decoder_layers", "bidirectional")
+PRECISIONS = ("float32", "bfloat16")
+
+
+def _sample_dev(dev_pairs: Sequence[ParallelPair], config: TrainingConfig) -> list[ParallelPair]:
+    dev_examples = _directions(dev_pairs, config.bidirectional)
+    dev_rng = random.Random(config.seed)
+    dev_by_dir: dict[str, list[ParallelPair]] = {}
+    for pair in dev_examples:
+        dev_by_dir.setdefault(f"{pair.source_lang}-{pair.target_lang}", []).append(pair)
+    return [p for pairs in dev_by_dir.values() for p in dev_rng.sample(pairs, min(len(pairs), config.dev_sentences))]
+
+
+def prepare(
+    config: TrainingConfig, recipe: Recipe
+) -> tuple[dict[str, Any], dict[str, Any], list[ParallelPair], list[tuple[str, str]]]:
+    """Token data, corpus description and dev pairs of a run: read from the work directory when it holds
+    them (``--prepare-only`` wrote them), else built from the corpora and stored there."""
+    torch = _require_torch()
+    work = config.work_dir
+    prepared = load_prepared(work)
+    if prepared is not None:
+        corpora, dev_pairs, directions = prepared
+        recipe.vocabulary(work, [], sorted({lang for pair in directions for lang in pair}))
+        return load_token_data(work / DATA_FILE), corpora, dev_pairs, directions
+    train_pairs, dev_pairs, corpora = prepare_data(config)
+    examples = _directions(train_pairs, config.bidirectional)
+    directions = sorted({(p.source_lang, p.target_lang) for p in examples})
+    languages = sorted({lang for pair in directions for lang in pair})
+    recipe.vocabulary(work, train_pairs, languages)
+    legacy = work / "data.pt"  # work directories of earlier versions
+    if legacy.exists():
+        data = torch.load(legacy, weights_only=False)
+    else:
+        log.info("tokenising %d examples", len(examples))
+        data = recipe.encode(examples)
+    save_token_data(work / DATA_FILE, data)
+    save_prepared(work, corpora, dev_pairs, directions)
+    if legacy.exists():
+        legacy.unlink()
+    return data, corpora, dev_pairs, directions
+
+
+def _autocast(config: TrainingConfig) -> Any:
+    torch = _require_torch()
+    if config.precision not in PRECISIONS:
+        raise InvalidRequest(f"unknown precision {config.precision!r}; accepted: {', '.join(PRECISIONS)}")
+    dtype = torch.bfloat16 if config.precision == "bfloat16" else None
+    device_type = torch.device(config.device).type
+    return lambda: torch.autocast(device_type=device_type, dtype=dtype or torch.float32, enabled=dtype is not None)
+
+
+def _run_record(config: TrainingConfig, run: dict[str, Any]) -> dict[str, Any]:
+    import platform
+
+    torch = _require_torch()
+    device = config.device
+    if torch.device(device).type == "cuda":
+        device = f"{device} ({torch.cuda.get_device_name(torch.device(device))})"
+    return {
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "host": platform.node(),
+        "device": device,
+        "threads": torch.get_num_threads(),
+        "precision": config.precision,
+        "batch_tokens": config.batch_tokens,
+        "learning_rate": config.learning_rate,
+        "from_step": run["step"],
+        "from_minutes": round(run["elapsed"] / 60, 2),
+    }
+
+
+def train(config: TrainingConfig, export: bool = True) -> dict[str, Any]:
+    """Run (or resume) training; with ``export``, pick the best weights and export the converted model.
+    Returns a summary of the run."""
     torch = _require_torch()
     recipe = make_recipe(config)
     work = config.work_dir
@@ -657,47 +759,23 @@ def train(config: TrainingConfig) -> dict[str, Any]:
     if config.threads:
         torch.set_num_threads(config.threads)
     threads = torch.get_num_threads()
+    device = torch.device(config.device)
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    autocast = _autocast(config)
 
     state_path = work / "state.pt"
     resumed = state_path.exists()
-    saved_config = work / "config.json"
-    if resumed and saved_config.exists():
-        previous = json.loads(saved_config.read_text())
-        previous.setdefault("arch", "marian")
-        for key in ("arch", "train", "vocab_size", "d_model", "encoder_layers", "decoder_layers", "bidirectional"):
-            if previous.get(key) != config.to_json().get(key):
-                raise InvalidRequest(
-                    f"{work} holds a run with {key}={previous.get(key)!r}, not {config.to_json().get(key)!r}; "
-                    "use another --work-dir or the same settings to resume"
-                )
-    saved_config.write_text(json.dumps(config.to_json(), indent=2, ensure_ascii=False))
+    if resumed or load_prepared(work) is not None:
+        _check_same_model(work, config)
+    (work / "config.json").write_text(json.dumps(config.to_json(), indent=2, ensure_ascii=False))
 
-    train_pairs, dev_pairs, corpora = prepare_data(config)
-    examples = _directions(train_pairs, config.bidirectional)
-    dev_examples = _directions(dev_pairs, config.bidirectional)
-    dev_rng = random.Random(config.seed)
-    dev_by_dir: dict[str, list[ParallelPair]] = {}
-    for pair in dev_examples:
-        dev_by_dir.setdefault(f"{pair.source_lang}-{pair.target_lang}", []).append(pair)
-    dev_examples = [
-        p for pairs in dev_by_dir.values() for p in dev_rng.sample(pairs, min(len(pairs), config.dev_sentences))
-    ]
-    directions = sorted({(p.source_lang, p.target_lang) for p in examples})
+    data, corpora, dev_pairs, directions = prepare(config, recipe)
+    dev_examples = _sample_dev(dev_pairs, config)
     languages = sorted({lang for pair in directions for lang in pair})
-    recipe.vocabulary(work, train_pairs, languages)
-
-    data_path = work / "data.pt"
-    if data_path.exists():
-        data = torch.load(data_path, weights_only=False)
-    else:
-        log.info("tokenising %d examples", len(examples))
-        data = recipe.encode(examples)
-        torch.save(data, data_path)
 
     model = recipe.new_model()
-    optimizer = torch.optim.AdamW(
-        model.parameters(), lr=config.learning_rate, betas=(0.9, 0.98), eps=1e-9, weight_decay=0.0
-    )
     stage1_seconds, stage1_steps = _stage_budget(config, recipe)
     run: dict[str, Any] = {
         "step": 0,
@@ -708,23 +786,42 @@ def train(config: TrainingConfig) -> dict[str, Any]:
         "history": [],
         "losses": [],
         "checkpoints": [],
+        "runs": [],
         "stage": 1 if (stage1_seconds or stage1_steps) else 2,
     }
+    saved: dict[str, Any] = {}
     if resumed:
         saved = torch.load(state_path, map_location="cpu", weights_only=False)
-        model.load_state_dict(saved["model"])
-        optimizer.load_state_dict(saved["optimizer"])
+        model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in saved["model"].items()})
         run = saved["run"]
         run.setdefault("stage", 2)
+        run.setdefault("runs", [])
         random.setstate(saved["python_rng"])
         torch.set_rng_state(saved["torch_rng"])
         log.info("resumed at step %d (%.1f minutes trained)", run["step"], run["elapsed"] / 60)
+    model.to(device)
+    optimizer = torch.optim.AdamW(
+        model.parameters(),
+        lr=config.learning_rate,
+        betas=(0.9, 0.98),
+        eps=1e-9,
+        weight_decay=0.0,
+        fused=device.type == "cuda",
+    )
+    if saved.get("optimizer") and saved["optimizer"].get("state"):
+        optimizer.load_state_dict(saved["optimizer"])
+    elif resumed:
+        run["rewarm_from"] = run["step"]
+        log.info("no optimizer moments in the checkpoint: re-warming the learning rate over %d steps", REWARM_STEPS)
+    run["runs"].append(_run_record(config, run))
 
     def save_state() -> None:
         tmp = state_path.with_suffix(".tmp")
+        if run["runs"]:
+            run["runs"][-1].update(to_step=run["step"], to_minutes=round(run["elapsed"] / 60, 2))
         torch.save(
             {
-                "model": model.state_dict(),
+                "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
                 "optimizer": optimizer.state_dict(),
                 "run": run,
                 "python_rng": random.getstate(),
@@ -747,7 +844,18 @@ def train(config: TrainingConfig) -> dict[str, Any]:
             _convert(Path(tmp) / "hf", Path(tmp) / "ct2", "int8", manifest_base, recipe.prompt())
             return evaluate_model(Path(tmp) / "ct2", dev_examples, threads)
 
+    def snapshot() -> None:
+        path = work / f"weights-step{run['step']}.pt"
+        torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, path)
+        run["checkpoints"] = (run["checkpoints"] + [path.name])[-config.average_last :]
+        for old in work.glob("weights-step*.pt"):
+            if old.name not in run["checkpoints"]:
+                old.unlink()
+
     budget_s = config.time_budget_minutes * 60 if config.time_budget_minutes else None
+    if config.session_minutes is not None:
+        session_end = run["elapsed"] + config.session_minutes * 60
+        budget_s = min(budget_s, session_end) if budget_s else session_end
     progress = _Progress(budget_s, config.max_steps)
     start = time.monotonic() - run["elapsed"]
     last_eval = last_ckpt = time.monotonic()
@@ -772,12 +880,13 @@ def train(config: TrainingConfig) -> dict[str, Any]:
         batches = _batches(lengths, config.batch_tokens, random.Random(config.seed * 1000 + run["epoch"]))
         while run["batch"] < len(batches) and not out_of_time() and not stage_over():
             rows = batches[run["batch"]]
-            loss, tokens = recipe.loss(model, data, rows, run["stage"])
+            with autocast():
+                loss, tokens = recipe.loss(model, data, rows, run["stage"])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip_norm)
             run["step"] += 1
-            lr = config.learning_rate * _lr_factor(run["step"], config.warmup_steps)
+            lr = config.learning_rate * _lr_factor(run["step"], config.warmup_steps, run.get("rewarm_from"))
             for group in optimizer.param_groups:
                 group["lr"] = lr
             optimizer.step()
@@ -797,36 +906,39 @@ def train(config: TrainingConfig) -> dict[str, Any]:
                         "tokens_per_s": round(tokens_per_s),
                     }
                 )
-            progress.show(run["step"], run["elapsed"], loss.item(), tokens_per_s, lr)
-            if run["stage"] == 2 and now - last_eval >= config.eval_minutes * 60:
+            progress.show(run["step"], run["elapsed"], loss, tokens_per_s, lr)
+            evaluating = config.eval_minutes > 0
+            if evaluating and run["stage"] == 2 and now - last_eval >= config.eval_minutes * 60:
                 model.eval()
                 scores = evaluate()
                 model.train()
                 scores.update(step=run["step"], minutes=round(run["elapsed"] / 60, 2))
                 run["history"].append(scores)
                 sys.stderr.write(f"\n[eval] step {run['step']}: {json.dumps(scores, ensure_ascii=False)}\n")
-                snapshot = work / f"weights-step{run['step']}.pt"
-                torch.save(model.state_dict(), snapshot)
-                run["checkpoints"] = (run["checkpoints"] + [snapshot.name])[-config.average_last :]
-                for old in work.glob("weights-step*.pt"):
-                    if old.name not in run["checkpoints"]:
-                        old.unlink()
+                snapshot()
                 if run["best"] is None or scores["mean_chrf"] > run["best"]["mean_chrf"]:
                     run["best"] = scores
-                    torch.save(model.state_dict(), work / "best.pt")
+                    torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, work / "best.pt")
                 last_eval = time.monotonic()
                 tokens_seen, window_start = 0, time.monotonic()
                 save_state()
                 last_ckpt = time.monotonic()
             elif now - last_ckpt >= config.checkpoint_minutes * 60:
+                if not evaluating and run["stage"] == 2:
+                    snapshot()  # without dev evaluation, the snapshots to average are taken at checkpoints
                 save_state()
                 last_ckpt = time.monotonic()
         run["epoch_fraction"] = run["epoch"] + run["batch"] / max(1, len(batches))
         if run["batch"] >= len(batches):
             run["epoch"] += 1
             run["batch"] = 0
+    if run["runs"][-1]["from_step"] == run["step"]:
+        run["runs"].pop()  # nothing trained in this run (``--minutes 0``: export only)
     save_state()
     sys.stderr.write("\n")
+    model.to("cpu")
+    if not export:
+        return {"steps": run["step"], "minutes": round(run["elapsed"] / 60, 1), "work_dir": str(work)}
     return finish(
         config, recipe, model, run, corpora, dev_examples, threads, data.get("dropped_too_long", 0), manifest_base
     )
@@ -874,6 +986,7 @@ def finish(
         "chosen_weights": chosen,
         "dev_scores": results,
         "examples_too_long_dropped": dropped_too_long,
+        "runs": run.get("runs", []),
     }
     manifest_extra = {
         **manifest_base,

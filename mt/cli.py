@@ -15,6 +15,7 @@ from mt._engine import TranslationOptions
 from mt._errors import KakehashiError, MissingDependency
 from mt._pipeline import AUTO, Kakehashi
 from mt._registry import Registry
+from mt._training_cli import add_train_command
 
 # Lines read from a pipe are translated in chunks, so output starts flowing before stdin ends.
 _STDIN_CHUNK = 64
@@ -189,52 +190,6 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_train(args: argparse.Namespace) -> int:
-    try:
-        import torch  # noqa: F401
-    except ImportError as exc:
-        raise MissingDependency("torch", "train", "kakehashi train") from exc
-    from mt._training import TrainingConfig, train
-
-    sample = {}
-    for item in args.sample or []:
-        name, _, count = item.partition("=")
-        sample[name] = int(count)
-    output = Path(args.output)
-    config = TrainingConfig(
-        train=args.train,
-        dev=args.dev or [],
-        output=output,
-        work_dir=Path(args.work_dir or Path.home() / ".cache" / "kakehashi" / "train" / output.name),
-        name=args.name or output.name,
-        arch=args.arch,
-        init_from=args.init_from,
-        pretrain_fraction=args.pretrain_fraction,
-        sample=sample,
-        bidirectional=not args.one_direction,
-        vocab_size=args.vocab_size,
-        d_model=args.d_model,
-        encoder_layers=args.encoder_layers,
-        decoder_layers=args.decoder_layers,
-        attention_heads=args.heads,
-        ffn_dim=args.ffn_dim,
-        max_tokens=args.max_tokens,
-        batch_tokens=args.batch_tokens,
-        learning_rate=args.lr,
-        warmup_steps=args.warmup,
-        eval_minutes=args.eval_minutes,
-        time_budget_minutes=args.time_budget,
-        max_steps=args.max_steps,
-        threads=args.threads or 0,
-        seed=args.seed,
-        quantization=args.quantization,
-        license=args.license,
-    )
-    summary = train(config)
-    print(json.dumps(summary, indent=2, ensure_ascii=False))
-    return 0
-
-
 def _decoding_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("decoding")
     group.add_argument("--beam", type=int, default=4, help="beam size (1 = greedy)")
@@ -285,46 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
     _runtime_flags(p)
     p.set_defaults(func=cmd_models)
 
-    p = sub.add_parser("train", help="train a translation model (needs the train extra)")
-    p.add_argument("--train", action="append", required=True, help="corpus spec FORMAT:PATH (repeatable)")
-    p.add_argument("--dev", action="append", help="dev corpus spec (default: held out from the training data)")
-    p.add_argument("--output", "-o", required=True, help="directory for the converted model")
-    p.add_argument("--work-dir", help="checkpoints and state (default ~/.cache/kakehashi/train/NAME); resumable")
-    p.add_argument("--name")
-    p.add_argument(
-        "--arch",
-        choices=["marian", "decoder"],
-        default="marian",
-        help="marian: encoder-decoder; decoder: Llama-architecture LLM (pretraining, then translation "
-        "prompts with the loss on the answer)",
-    )
-    p.add_argument("--init-from", help="decoder: fine-tune this Hugging Face causal LM (directory or hub id)")
-    p.add_argument(
-        "--pretrain-fraction",
-        type=float,
-        default=0.4,
-        help="decoder from scratch: share of the budget for language modelling (stage 1)",
-    )
-    p.add_argument("--sample", action="append", help="CORPUS=N: use N pairs of a corpus (repeatable)")
-    p.add_argument("--one-direction", action="store_true", help="train source→target only (default: both)")
-    p.add_argument("--vocab-size", type=int, default=8000)
-    p.add_argument("--d-model", type=int, default=256)
-    p.add_argument("--encoder-layers", type=int, default=3, help="marian only")
-    p.add_argument("--decoder-layers", type=int, default=3)
-    p.add_argument("--heads", type=int, default=4)
-    p.add_argument("--ffn-dim", type=int, default=1024)
-    p.add_argument("--max-tokens", type=int, default=64, help="drop training pairs longer than this")
-    p.add_argument("--batch-tokens", type=int, default=3000)
-    p.add_argument("--lr", type=float, default=7e-4)
-    p.add_argument("--warmup", type=int, default=600)
-    p.add_argument("--eval-minutes", type=float, default=10.0)
-    p.add_argument("--time-budget", type=float, help="minutes of training in all, across resumed runs")
-    p.add_argument("--max-steps", type=int)
-    p.add_argument("--threads", type=int)
-    p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--quantization", default="int8")
-    p.add_argument("--license", default="unknown", help="license of the trained weights (follows the data)")
-    p.set_defaults(func=cmd_train)
+    add_train_command(sub)
 
     try:
         from serve.cli import add_serve_command

@@ -1,0 +1,88 @@
+"""Decoding settings compared on the Wiki Kyoto dev split (never trained on, never tested on), both directions.
+
+    python benchmarks/decoding.py --model data/models/kakehashi-ja-en --limit 300 \
+        --output benchmarks/results/decoding.json
+
+Each setting decodes the same sentences with the same model; BLEU and chrF per direction, the sentences per
+second, and how many outputs repeat a word trigram (the stutter that beam search without constraints produces).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+DEV = ROOT.parent / "shared" / "data" / "train" / "wiki_kyoto_2.01" / "wikikyoto.dev.tsv"
+
+SETTINGS: dict[str, dict[str, Any]] = {
+    "greedy": {"beam_size": 1},
+    "beam4": {"beam_size": 4},
+    "beam4-lp0.6": {"beam_size": 4, "length_penalty": 0.6},
+    "beam4-lp1.2": {"beam_size": 4, "length_penalty": 1.2},
+    "beam4-norepeat3": {"beam_size": 4, "no_repeat_ngram_size": 3},
+    "beam4-reppen1.2": {"beam_size": 4, "repetition_penalty": 1.2},
+    "beam8": {"beam_size": 8},
+}
+
+
+def repeats_a_trigram(text: str) -> bool:
+    units = text.split() if " " in text.strip() else list(text)  # Japanese has no spaces: characters
+    grams = [tuple(units[i : i + 3]) for i in range(len(units) - 2)]
+    return len(grams) != len(set(grams))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default=str(ROOT / "data" / "models" / "kakehashi-ja-en"))
+    parser.add_argument("--limit", type=int, default=300)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--only", action="append", help="setting names (default: all)")
+    parser.add_argument("--output", type=Path)
+    args = parser.parse_args()
+
+    sys.path.insert(0, str(ROOT))
+    from tqdm import tqdm
+
+    from mt import Kakehashi, Registry, RuntimeOptions, TranslationOptions
+    from mt._evaluation import score_corpus
+
+    rows = [line.split("\t") for line in DEV.read_text(encoding="utf-8").splitlines()[1:]][: args.limit]
+    sides = {"ja": [r[1] for r in rows], "en": [r[2] for r in rows]}
+    registry = Registry()
+    registry.add(registry.get(args.model))
+    kakehashi = Kakehashi(registry, RuntimeOptions(device="cpu", compute_type="int8", intra_threads=args.threads))
+    report: dict[str, Any] = {"model": Path(args.model).name, "dev": "wikikyoto.dev", "sentences": len(rows)}
+    results = []
+    chosen = [name for name in SETTINGS if not args.only or name in args.only]
+    for name in tqdm(chosen, desc="settings", unit="setting"):
+        options = TranslationOptions(max_decoding_length=256, **SETTINGS[name])
+        row: dict[str, Any] = {"setting": name, **SETTINGS[name]}
+        for source, target in (("ja", "en"), ("en", "ja")):
+            start = time.perf_counter()
+            hypotheses = [t.text for t in kakehashi.translate(sides[source], source, target, options=options)]
+            seconds = time.perf_counter() - start
+            scored = score_corpus(hypotheses, sides[target], target)
+            row[f"{source}-{target}"] = {
+                "bleu": scored.bleu,
+                "chrf": scored.chrf,
+                "sentences_per_s": round(len(hypotheses) / seconds, 1),
+                "repeating_outputs": sum(map(repeats_a_trigram, hypotheses)),
+            }
+        results.append(row)
+        tqdm.write(json.dumps(row, ensure_ascii=False))
+    report["results"] = results
+    text = json.dumps(report, indent=1, ensure_ascii=False) + "\n"
+    if args.output:
+        args.output.write_text(text, encoding="utf-8")
+        print(f"wrote {len(results)} decoding settings to {args.output}")
+    else:
+        print(text)
+
+
+if __name__ == "__main__":
+    main()

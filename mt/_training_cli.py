@@ -1,0 +1,196 @@
+"""``kakehashi train``: the command line of training, including the relay (``--resume DIR`` / ``--pack DIR``).
+
+Every training setting has one default, in :class:`mt._training.TrainingConfig`. With ``--resume DIR`` the
+settings stored in the relay checkpoint take the place of those defaults, and only the flags given on the
+command line change them (those that may change between runs: threads, device, precision, batch size, …).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+from mt._errors import InvalidRequest, MissingDependency
+
+log = logging.getLogger("kakehashi.train")
+
+# Flag name → TrainingConfig field, for the flags that map one to one.
+_FIELD_FLAGS = {
+    "name": "name",
+    "arch": "arch",
+    "init_from": "init_from",
+    "pretrain_fraction": "pretrain_fraction",
+    "vocab_size": "vocab_size",
+    "d_model": "d_model",
+    "encoder_layers": "encoder_layers",
+    "decoder_layers": "decoder_layers",
+    "heads": "attention_heads",
+    "ffn_dim": "ffn_dim",
+    "dropout": "dropout",
+    "max_tokens": "max_tokens",
+    "batch_tokens": "batch_tokens",
+    "lr": "learning_rate",
+    "warmup": "warmup_steps",
+    "eval_minutes": "eval_minutes",
+    "checkpoint_minutes": "checkpoint_minutes",
+    "time_budget": "time_budget_minutes",
+    "minutes": "session_minutes",
+    "max_steps": "max_steps",
+    "threads": "threads",
+    "seed": "seed",
+    "quantization": "quantization",
+    "license": "license",
+    "device": "device",
+    "precision": "precision",
+}
+# Settings of the machine a run happened on, not of the run: a resumed run takes this machine's defaults.
+_MACHINE_SETTINGS = ("output", "work_dir", "device", "precision", "threads", "session_minutes")
+# Settings that define the model and its data; a resumed run keeps the checkpoint's values.
+_FIXED_ON_RESUME = ("arch", "vocab_size", "d_model", "encoder_layers", "decoder_layers", "attention_heads", "ffn_dim")
+
+
+def _default_work_dir(name: str) -> Path:
+    return Path.home() / ".cache" / "kakehashi" / "train" / name
+
+
+def build_config(args: argparse.Namespace) -> Any:
+    """The run's TrainingConfig: defaults ← the relay checkpoint's settings (``--resume``) ← the flags given."""
+    from mt._relay import checkpoint_config, unpack_checkpoint
+    from mt._training import TrainingConfig
+
+    known = {f.name for f in fields(TrainingConfig)}
+    values: dict[str, Any] = {}
+    if args.resume:
+        stored = checkpoint_config(Path(args.resume))
+        values.update({k: v for k, v in stored.items() if k in known and k not in _MACHINE_SETTINGS})
+    given = {field: getattr(args, flag) for flag, field in _FIELD_FLAGS.items() if getattr(args, flag) is not None}
+    if args.resume:
+        changed = [k for k in _FIXED_ON_RESUME if k in given and given[k] != values.get(k)]
+        if changed:
+            raise InvalidRequest(
+                f"--resume continues the model in {args.resume}; it cannot change {', '.join(changed)} "
+                "(start a new run with --train instead)"
+            )
+    values.update(given)
+    if args.train:
+        values["train"] = args.train
+    if args.dev:
+        values["dev"] = args.dev
+    if args.sample:
+        values["sample"] = dict(_parse_sample(item) for item in args.sample)
+    if args.one_direction:
+        values["bidirectional"] = False
+    if not values.get("train"):
+        raise InvalidRequest("kakehashi train needs --train FORMAT:PATH (repeatable) or --resume CHECKPOINT_DIR")
+    name = values.get("name") or (Path(args.output).name if args.output else "kakehashi-model")
+    values["name"] = name
+    work_dir = Path(args.work_dir) if args.work_dir else _default_work_dir(name)
+    output = Path(args.output) if args.output else work_dir / "model"
+    config = TrainingConfig(output=output, work_dir=work_dir, **values)
+    if args.resume and unpack_checkpoint(Path(args.resume), work_dir, config.to_json()):
+        log.info("continuing the relay checkpoint %s in %s", args.resume, work_dir)
+    return config
+
+
+def _parse_sample(item: str) -> tuple[str, int]:
+    name, _, count = item.partition("=")
+    if not name or not count.isdigit():
+        raise InvalidRequest(f"--sample takes CORPUS=N (a corpus name and a number of pairs), got {item!r}")
+    return name, int(count)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    try:
+        import torch  # noqa: F401
+    except ImportError as exc:
+        raise MissingDependency("torch", "train", "kakehashi train") from exc
+    from mt._relay import pack_checkpoint
+    from mt._training import prepare, train
+
+    config = build_config(args)
+    if args.prepare_only:
+        from mt._training import make_recipe
+
+        config.work_dir.mkdir(parents=True, exist_ok=True)
+        (config.work_dir / "config.json").write_text(json.dumps(config.to_json(), indent=2, ensure_ascii=False))
+        data, _, dev, directions = prepare(config, make_recipe(config))
+        print(
+            json.dumps(
+                {"work_dir": str(config.work_dir), "directions": directions, "dev_pairs": len(dev)}
+                | {k: len(v) for k, v in data.items() if isinstance(v, list)},
+                ensure_ascii=False,
+            )
+        )
+        return 0
+    summary = train(config, export=not args.no_export)
+    pack_to = args.pack or args.resume
+    if pack_to:
+        summary["relay_checkpoint"] = pack_checkpoint(config.work_dir, Path(pack_to), max_bytes=args.pack_limit)
+    print(json.dumps(summary, indent=2, ensure_ascii=False))
+    return 0
+
+
+def add_train_command(sub: Any) -> None:
+    p = sub.add_parser("train", help="train a translation model (needs the train extra)")
+    p.add_argument("--train", action="append", help="corpus spec FORMAT:PATH (repeatable)")
+    p.add_argument("--dev", action="append", help="dev corpus spec (default: held out from the training data)")
+    p.add_argument("--output", "-o", help="directory for the converted model (default WORK_DIR/model)")
+    p.add_argument("--work-dir", help="checkpoints and state (default ~/.cache/kakehashi/train/NAME); resumable")
+    p.add_argument("--name")
+    relay = p.add_argument_group("relay: continue a run on any machine")
+    relay.add_argument(
+        "--resume",
+        metavar="CHECKPOINT_DIR",
+        help="continue the run stored in this relay checkpoint, then write it back there (replacing it)",
+    )
+    relay.add_argument("--pack", metavar="CHECKPOINT_DIR", help="write the relay checkpoint here after training")
+    relay.add_argument(
+        "--pack-limit", type=int, default=60_000_000, help="bytes; optimizer moments are kept only under it"
+    )
+    relay.add_argument("--minutes", type=float, help="train this many more minutes in this run")
+    relay.add_argument(
+        "--prepare-only",
+        action="store_true",
+        help="load, clean and tokenise the corpora into WORK_DIR, then stop (to train on another machine)",
+    )
+    relay.add_argument("--no-export", action="store_true", help="stop after training; leave the state in WORK_DIR")
+    p.add_argument(
+        "--arch",
+        choices=["marian", "decoder"],
+        help="marian (default): encoder-decoder; decoder: Llama-architecture LLM (pretraining, then translation "
+        "prompts with the loss on the answer)",
+    )
+    p.add_argument("--init-from", help="decoder: fine-tune this Hugging Face causal LM (directory or hub id)")
+    p.add_argument(
+        "--pretrain-fraction",
+        type=float,
+        help="decoder from scratch: share of the budget for language modelling (stage 1; default 0.4)",
+    )
+    p.add_argument("--sample", action="append", help="CORPUS=N: use N pairs of a corpus (repeatable)")
+    p.add_argument("--one-direction", action="store_true", help="train source→target only (default: both)")
+    p.add_argument("--vocab-size", type=int, help="default 8000")
+    p.add_argument("--d-model", type=int, help="default 256")
+    p.add_argument("--encoder-layers", type=int, help="marian only; default 3")
+    p.add_argument("--decoder-layers", type=int, help="default 3")
+    p.add_argument("--heads", type=int, help="default 4")
+    p.add_argument("--ffn-dim", type=int, help="default 1024")
+    p.add_argument("--dropout", type=float, help="default 0.1")
+    p.add_argument("--max-tokens", type=int, help="drop training pairs longer than this (default 64)")
+    p.add_argument("--batch-tokens", type=int, help="padded tokens per batch (default 3000)")
+    p.add_argument("--lr", type=float, help="peak learning rate (default 7e-4)")
+    p.add_argument("--warmup", type=int, help="warm-up steps (default 600)")
+    p.add_argument("--eval-minutes", type=float, help="dev evaluation interval; 0 = none during training")
+    p.add_argument("--checkpoint-minutes", type=float, help="state saving interval (default 5)")
+    p.add_argument("--time-budget", type=float, help="minutes of training in all, across resumed runs")
+    p.add_argument("--max-steps", type=int)
+    p.add_argument("--threads", type=int)
+    p.add_argument("--device", help="torch device: cpu (default), cuda, cuda:1")
+    p.add_argument("--precision", choices=["float32", "bfloat16"], help="bfloat16: mixed precision (GPUs)")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--quantization", help="of the exported model (default int8)")
+    p.add_argument("--license", help="license of the trained weights (follows the data)")
+    p.set_defaults(func=cmd_train)

@@ -1,0 +1,161 @@
+"""The training relay: a run packed into a small checkpoint continues on another machine (a fresh work directory)
+and gives the same model as a run that was never interrupted; the shipped checkpoint loads and trains on."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+
+from mt import InvalidRequest
+from mt._prepared import load_token_data, save_token_data
+from mt._relay import checkpoint_config, pack_checkpoint, unpack_checkpoint
+from mt._training import TrainingConfig, make_recipe, train
+from mt.cli import main
+
+DATA = Path(__file__).parent / "data" / "tatoeba_sample.tsv"
+SHIPPED_CHECKPOINT = Path(__file__).resolve().parent.parent / "data" / "checkpoints" / "kakehashi-ja-en"
+
+
+def _config(tmp_path: Path, work: str, max_steps: int) -> TrainingConfig:
+    return TrainingConfig(
+        train=[f"tsv:{DATA}"],
+        output=tmp_path / f"{work}-model",
+        work_dir=tmp_path / work,
+        name="tiny-relay",
+        vocab_size=1000,
+        d_model=32,
+        encoder_layers=1,
+        decoder_layers=1,
+        attention_heads=2,
+        ffn_dim=64,
+        batch_tokens=400,
+        warmup_steps=4,
+        learning_rate=3e-3,
+        max_steps=max_steps,
+        eval_minutes=0,
+        dev_holdout=20,
+        dev_sentences=20,
+        log_every=1,
+        threads=1,
+    )
+
+
+def _weights(work: Path) -> dict[str, torch.Tensor]:
+    return torch.load(work / "state.pt", map_location="cpu", weights_only=False)["model"]
+
+
+def test_token_data_round_trips_compactly(tmp_path: Path) -> None:
+    data = {"sources": [[5, 6, 0], [7, 0], []], "targets": [[70000, 1], [2], [3]], "dropped_too_long": 4}
+    save_token_data(tmp_path / "data.npz", data)
+    assert load_token_data(tmp_path / "data.npz") == data
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_a_packed_run_continues_elsewhere_as_if_never_interrupted(tmp_path: Path) -> None:
+    train(_config(tmp_path, "straight", 12), export=False)
+
+    train(_config(tmp_path, "first-half", 6), export=False)
+    checkpoint = tmp_path / "checkpoint"
+    stored = pack_checkpoint(tmp_path / "first-half", checkpoint, weights_dtype="float32")
+    assert stored["step"] == 6 and stored["optimizer_moments"]
+    # Another machine: a fresh work directory, the data rebuilt from the corpus in the same order.
+    second = _config(tmp_path, "second-half", 12)
+    assert unpack_checkpoint(checkpoint, second.work_dir, second.to_json())
+    train(second, export=False)
+
+    straight, resumed = _weights(tmp_path / "straight"), _weights(tmp_path / "second-half")
+    assert straight.keys() == resumed.keys()
+    for key in straight:
+        torch.testing.assert_close(resumed[key], straight[key], rtol=1e-5, atol=1e-6, msg=key)
+    runs = torch.load(tmp_path / "second-half" / "state.pt", weights_only=False)["run"]["runs"]
+    assert [(r["from_step"], r["to_step"]) for r in runs] == [(0, 6), (6, 12)]
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_float16_checkpoint_without_moments_stays_close_and_rewarms(tmp_path: Path) -> None:
+    train(_config(tmp_path, "straight", 8), export=False)
+    train(_config(tmp_path, "first", 4), export=False)
+    weights_only = tmp_path / "small-checkpoint"
+    stored = pack_checkpoint(tmp_path / "first", weights_only, max_bytes=200_000)
+    assert not stored["optimizer_moments"] and stored["bytes"] < 1_000_000
+    packed = torch.load(weights_only / "state.pt", weights_only=False)
+    assert "optimizer" not in packed and packed["aliases"], "tied embeddings are stored once"
+    assert all(v.dtype == torch.float16 for v in packed["model"].values() if v.is_floating_point() and v.dim())
+
+    second = _config(tmp_path, "second", 8)
+    unpack_checkpoint(weights_only, second.work_dir, second.to_json())
+    train(second, export=False)
+    state = torch.load(second.work_dir / "state.pt", weights_only=False)
+    assert state["run"]["rewarm_from"] == 4 and state["run"]["step"] == 8
+    straight = _weights(tmp_path / "straight")
+    drift = max((state["model"][k] - straight[k]).abs().max().item() for k in straight)
+    assert 0 < drift < 0.05, drift
+
+
+def test_pack_replaces_the_checkpoint_and_refuses_oversized_weights(tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    model = {"w": torch.ones(100, 10), "bias": torch.zeros(10)}
+    run = {"step": 3, "elapsed": 60.0, "runs": [], "checkpoints": ["weights-step3.pt"]}
+    torch.save(
+        {"model": model, "optimizer": None, "run": run, "python_rng": None, "torch_rng": torch.get_rng_state()},
+        work / "state.pt",
+    )
+    (work / "config.json").write_text(json.dumps({"arch": "marian", "output": "/x", "work_dir": "/y"}))
+    (work / "spm.model").write_bytes(b"spm")
+    checkpoint = tmp_path / "checkpoint"
+    checkpoint.mkdir()
+    (checkpoint / "leftover.bin").write_bytes(b"old")
+    pack_checkpoint(work, checkpoint)
+    assert sorted(p.name for p in checkpoint.iterdir()) == ["config.json", "history.json", "spm.model", "state.pt"]
+    assert checkpoint_config(checkpoint) == {"arch": "marian"}, "no paths of the training machine"
+    with pytest.raises(InvalidRequest, match="over the checkpoint limit of 0 MB"):
+        pack_checkpoint(work, checkpoint, max_bytes=100)
+
+
+def test_resume_cannot_change_the_model_and_needs_a_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["train", "--resume", str(tmp_path)]) != 0
+    assert "is not a relay checkpoint" in capsys.readouterr().err
+    checkpoint = tmp_path / "checkpoint"
+    checkpoint.mkdir()
+    (checkpoint / "config.json").write_text(json.dumps({"train": [f"tsv:{DATA}"], "d_model": 32}))
+    (checkpoint / "state.pt").write_bytes(b"")
+    assert main(["train", "--resume", str(checkpoint), "--d-model", "64"]) != 0
+    assert "cannot change d_model" in capsys.readouterr().err
+
+
+@pytest.mark.shipped
+@pytest.mark.slow
+def test_the_shipped_checkpoint_loads_and_trains_on(tmp_path: Path) -> None:
+    stored = checkpoint_config(SHIPPED_CHECKPOINT)
+    assert sum(f.stat().st_size for f in SHIPPED_CHECKPOINT.iterdir()) <= 60_000_000
+    fields = set(TrainingConfig.__dataclass_fields__)
+    config = TrainingConfig(
+        output=tmp_path / "model", work_dir=tmp_path / "work", **{k: v for k, v in stored.items() if k in fields}
+    )
+    assert unpack_checkpoint(SHIPPED_CHECKPOINT, config.work_dir, config.to_json())
+    state = torch.load(config.work_dir / "state.pt", weights_only=False)
+    assert state["run"]["step"] > 0 and state["run"]["runs"], "the chain of runs is recorded"
+    recipe = make_recipe(replace(config, dropout=0.0))
+    recipe.vocabulary(config.work_dir, [], ["en", "ja"])
+    model = recipe.new_model()
+    model.load_state_dict(state["model"])  # strict: every weight present, the tied ones restored
+    from mt._corpora import ParallelPair
+
+    pairs = [ParallelPair("t", "1", "ja", "en", "京都には古いお寺がたくさんあります。", "Kyoto has many old temples.")]
+    data = recipe.encode(pairs + [p.reversed() for p in pairs])
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    before, _ = recipe.loss(model, data, [0, 1])
+    for _ in range(3):
+        loss, _ = recipe.loss(model, data, [0, 1])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    after, _ = recipe.loss(model, data, [0, 1])
+    assert torch.isfinite(after) and after < before < 6.0, (before, after)
