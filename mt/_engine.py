@@ -10,8 +10,10 @@ Both take already-segmented sentences; segmentation, routing and pivoting live i
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -34,6 +36,15 @@ COMPUTE_TYPES = (
 DEVICES = ("auto", "cpu", "cuda")
 
 
+def _option(default: Any, kind: str, request: bool = True, **bounds: float) -> Any:
+    """A decoding option: its default, JSON type and bounds — the one description that validation, the REST
+    request parser and the OpenAPI document all read. ``request=False``: set by the server, not by requests."""
+    return field(default=default, metadata={"type": kind, "request": request, "bounds": bounds})
+
+
+_PYTHON_TYPES: dict[str, type] = {"integer": int, "number": float, "string": str}
+
+
 @dataclass(frozen=True)
 class TranslationOptions:
     """Decoding options shared by every backend.
@@ -42,36 +53,26 @@ class TranslationOptions:
     ``sampling_topk`` > 1 or ``sampling_temperature`` ≠ 1 switch from beam search to sampling.
     """
 
-    beam_size: int = 4
-    n_best: int = 1
-    length_penalty: float = 1.0
-    repetition_penalty: float = 1.0
-    no_repeat_ngram_size: int = 0
-    sampling_topk: int = 1
-    sampling_topp: float = 1.0
-    sampling_temperature: float = 1.0
-    max_decoding_length: int = 256
-    max_input_tokens: int | None = None
-    max_batch_tokens: int = 4096
-    target_prefix: str | None = None
+    beam_size: int = _option(4, "integer", minimum=1, maximum=16)
+    n_best: int = _option(1, "integer", minimum=1, maximum=16)
+    length_penalty: float = _option(1.0, "number")
+    repetition_penalty: float = _option(1.0, "number", exclusiveMinimum=0)
+    no_repeat_ngram_size: int = _option(0, "integer", minimum=0, maximum=10)
+    sampling_topk: int = _option(1, "integer", minimum=0)
+    sampling_topp: float = _option(1.0, "number", exclusiveMinimum=0, maximum=1)
+    sampling_temperature: float = _option(1.0, "number", exclusiveMinimum=0)
+    max_decoding_length: int = _option(256, "integer", minimum=1, maximum=4096)
+    max_input_tokens: int | None = _option(None, "integer", request=False, minimum=8)
+    max_batch_tokens: int = _option(4096, "integer", request=False, minimum=64)
+    target_prefix: str | None = _option(None, "string")
 
     def __post_init__(self) -> None:
-        checks: list[tuple[bool, str]] = [
-            (1 <= self.beam_size <= 16, "beam_size must be between 1 and 16"),
-            (1 <= self.n_best <= 16, "n_best must be between 1 and 16"),
-            (self.n_best <= max(self.beam_size, self.sampling_topk), "n_best cannot exceed beam_size"),
-            (self.repetition_penalty > 0, "repetition_penalty must be > 0"),
-            (0 <= self.no_repeat_ngram_size <= 10, "no_repeat_ngram_size must be between 0 and 10"),
-            (self.sampling_topk >= 0, "sampling_topk must be ≥ 0"),
-            (0 < self.sampling_topp <= 1, "sampling_topp must be in (0, 1]"),
-            (self.sampling_temperature > 0, "sampling_temperature must be > 0"),
-            (1 <= self.max_decoding_length <= 4096, "max_decoding_length must be between 1 and 4096"),
-            (self.max_input_tokens is None or self.max_input_tokens >= 8, "max_input_tokens must be ≥ 8"),
-            (self.max_batch_tokens >= 64, "max_batch_tokens must be ≥ 64"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise InvalidRequest(message)
+        for f in fields(self):
+            problem = _out_of_bounds(getattr(self, f.name), f.metadata["bounds"])
+            if problem:
+                raise InvalidRequest(f"{f.name} must be {problem}")
+        if self.n_best > max(self.beam_size, self.sampling_topk):
+            raise InvalidRequest("n_best cannot exceed beam_size")
 
     @property
     def sampling(self) -> bool:
@@ -82,6 +83,60 @@ class TranslationOptions:
         data = dict(self.__dict__)
         data.pop("max_batch_tokens")
         return data
+
+    @classmethod
+    def json_schema(cls) -> dict[str, Any]:
+        """The JSON schema of the options a request may set (the REST API's ``options`` object)."""
+        properties: dict[str, Any] = {}
+        for f in fields(cls):
+            if f.metadata["request"]:
+                schema: dict[str, Any] = {"type": f.metadata["type"], **f.metadata["bounds"]}
+                if f.default is not None:
+                    schema["default"] = f.default
+                properties[f.name] = schema
+        return {"type": "object", "additionalProperties": False, "properties": properties}
+
+    @classmethod
+    def from_json(cls, raw: Any, **server: Any) -> TranslationOptions:
+        """Options from a request's JSON object (types checked here, bounds by the constructor); ``server``
+        sets the options requests may not (``max_batch_tokens``, ``max_input_tokens``).
+
+        Raises:
+            InvalidRequest: not an object, an unknown option, or a value of the wrong type or out of bounds.
+        """
+        if raw is None:
+            raw = {}
+        if not isinstance(raw, dict):
+            raise InvalidRequest("'options' must be an object")
+        accepted = {f.name: f.metadata["type"] for f in fields(cls) if f.metadata["request"]}
+        unknown = set(raw) - set(accepted)
+        if unknown:
+            raise InvalidRequest(f"unknown option(s) {', '.join(sorted(unknown))}; accepted: {', '.join(accepted)}")
+        values: dict[str, Any] = {}
+        for key, value in raw.items():
+            if value is None:
+                continue
+            kind = accepted[key]
+            numeric = (int,) if kind == "integer" else (int, float)
+            if kind == "string" and not isinstance(value, str):
+                raise InvalidRequest(f"option {key!r} must be a string")
+            if kind != "string" and (isinstance(value, bool) or not isinstance(value, numeric)):
+                raise InvalidRequest(f"option {key!r} must be {'an integer' if kind == 'integer' else 'a number'}")
+            values[key] = _PYTHON_TYPES[kind](value)
+        return cls(**{**values, **server})
+
+
+def _out_of_bounds(value: Any, bounds: dict[str, float]) -> str | None:
+    """How ``value`` misses its bounds, in words (``None`` when it is within them or unset)."""
+    if value is None or not bounds:
+        return None
+    low, high, above = bounds.get("minimum"), bounds.get("maximum"), bounds.get("exclusiveMinimum")
+    ok = (low is None or value >= low) and (high is None or value <= high) and (above is None or value > above)
+    if ok:
+        return None
+    if above is not None:
+        return f"in ({above:g}, {high:g}]" if high is not None else f"> {above:g}"
+    return f"between {low:g} and {high:g}" if high is not None else f"≥ {low:g}"
 
 
 @dataclass(frozen=True)
@@ -142,19 +197,84 @@ class RuntimeOptions:
 
 
 class Translator(Protocol):
-    """What the rest of Kakehashi needs from a model."""
+    """What the rest of Kakehashi needs from a model.
+
+    Wrappers implement it too (the REST service's cache and micro-batcher wrap the CTranslate2 translators), so
+    the pipeline only ever calls down. ``deadline`` is a ``time.monotonic()`` instant after which the caller
+    stops waiting: wrappers that queue honour it; a running CTranslate2 call cannot be interrupted.
+    ``count_tokens`` with the languages counts what the model will be given for that pair.
+    """
 
     manifest: Manifest
 
     def translate_segments(
-        self, segments: Sequence[str], source: Language, target: Language, options: TranslationOptions
+        self,
+        segments: Sequence[str],
+        source: Language,
+        target: Language,
+        options: TranslationOptions,
+        deadline: float | None = None,
     ) -> list[SegmentResult]: ...
 
-    def count_tokens(self, text: str) -> int: ...
+    def count_tokens(self, text: str, source: Language | None = None, target: Language | None = None) -> int: ...
 
     def stream_segment(
-        self, sentence: str, source: Language, target: Language, options: TranslationOptions
+        self,
+        sentence: str,
+        source: Language,
+        target: Language,
+        options: TranslationOptions,
+        deadline: float | None = None,
     ) -> Iterator[str]: ...
+
+
+class _EncodingMemo:
+    """The last few sentences' source tokens, so that counting them (to split long sentences and to size
+    batches) and translating them tokenise each sentence once."""
+
+    def __init__(self, size: int = 4096):
+        self.size = size
+        self._items: OrderedDict[tuple[str, str | None, str | None], list[str]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(
+        self, text: str, source: Language | None, target: Language | None, encode: Callable[[], list[str]]
+    ) -> list[str]:
+        key = (text, source.code if source else None, target.code if target else None)
+        with self._lock:
+            found = self._items.get(key)
+        if found is None:
+            found = encode()
+            with self._lock:
+                self._items[key] = found
+                # Bounded: a long-running server sees endless new sentences.
+                while len(self._items) > self.size:
+                    self._items.popitem(last=False)
+        return found
+
+
+def _sampling_arguments(options: TranslationOptions) -> dict[str, Any]:
+    """The CTranslate2 arguments every decoding call shares, streamed or batched."""
+    return {
+        "sampling_topk": options.sampling_topk,
+        "sampling_topp": options.sampling_topp,
+        "sampling_temperature": options.sampling_temperature,
+        "repetition_penalty": options.repetition_penalty,
+        "no_repeat_ngram_size": options.no_repeat_ngram_size,
+    }
+
+
+def _search_arguments(options: TranslationOptions) -> dict[str, Any]:
+    """The CTranslate2 arguments of a batched call: token-bounded batches, beam search (unless sampling), n-best."""
+    return {
+        **_sampling_arguments(options),
+        "max_batch_size": options.max_batch_tokens,
+        "batch_type": "tokens",
+        "beam_size": 1 if options.sampling else options.beam_size,
+        "num_hypotheses": options.n_best,
+        "length_penalty": options.length_penalty,
+        "return_scores": True,
+    }
 
 
 def _deltas(pieces: Iterator[str], decode: Callable[[list[str]], str]) -> Iterator[str]:
@@ -191,7 +311,45 @@ def _load_ctranslate2(kind: Any, directory: Path, runtime: RuntimeOptions) -> tu
     return model, device, compute_type
 
 
-class EncoderDecoderTranslator:
+class _CTranslate2Backend:
+    """What both CTranslate2 backends share: the :class:`Translator` methods, over each one's batch and stream.
+
+    ``deadline`` is not used: a running CTranslate2 call cannot be interrupted.
+    """
+
+    manifest: Manifest
+
+    def translate_segments(
+        self,
+        segments: Sequence[str],
+        source: Language,
+        target: Language,
+        options: TranslationOptions,
+        deadline: float | None = None,
+    ) -> list[SegmentResult]:
+        return self._translate(segments, source, target, options) if segments else []
+
+    def stream_segment(
+        self,
+        sentence: str,
+        source: Language,
+        target: Language,
+        options: TranslationOptions,
+        deadline: float | None = None,
+    ) -> Iterator[str]:
+        """Greedy (or sampled) decoding of one sentence, yielding text as tokens arrive."""
+        return self._stream(sentence, source, target, options)
+
+    def _translate(
+        self, segments: Sequence[str], source: Language, target: Language, options: TranslationOptions
+    ) -> list[SegmentResult]:
+        raise NotImplementedError
+
+    def _stream(self, sentence: str, source: Language, target: Language, options: TranslationOptions) -> Iterator[str]:
+        raise NotImplementedError
+
+
+class EncoderDecoderTranslator(_CTranslate2Backend):
     """A converted encoder-decoder model run by ``ctranslate2.Translator``."""
 
     def __init__(self, directory: Path, manifest: Manifest, runtime: RuntimeOptions):
@@ -203,11 +361,15 @@ class EncoderDecoderTranslator:
             SentencePieceTokenizer(directory) if manifest.family == "marian" else HuggingFaceTokenizer(directory)
         )
         self.model, self.device, self.compute_type = _load_ctranslate2(ctranslate2.Translator, directory, runtime)
+        self._memo = _EncodingMemo()
 
-    def count_tokens(self, text: str) -> int:
-        return len(self._source_tokens(text, None, None))
+    def count_tokens(self, text: str, source: Language | None = None, target: Language | None = None) -> int:
+        return len(self._source_tokens(text, source, target))
 
     def _source_tokens(self, text: str, source: Language | None, target: Language | None) -> list[str]:
+        return self._memo.get(text, source, target, lambda: self._encode(text, source, target))
+
+    def _encode(self, text: str, source: Language | None, target: Language | None) -> list[str]:
         family = self.manifest.family
         pair = (source.code if source else "?", target.code if target else "?")
         if family == "marian":
@@ -245,11 +407,9 @@ class EncoderDecoderTranslator:
             return []
         return [t for t in self.tokenizer.encode(options.target_prefix) if t not in self.tokenizer.special_tokens]
 
-    def translate_segments(
+    def _translate(
         self, segments: Sequence[str], source: Language, target: Language, options: TranslationOptions
     ) -> list[SegmentResult]:
-        if not segments:
-            return []
         batch = [self._source_tokens(s, source, target) for s in segments]
         language_prefix = self._language_prefix(target, source)
         prefix = language_prefix + self._user_prefix(options)
@@ -261,19 +421,9 @@ class EncoderDecoderTranslator:
         results = self.model.translate_batch(
             batch,
             target_prefix=[prefix] * len(batch) if prefix else None,
-            max_batch_size=options.max_batch_tokens,
-            batch_type="tokens",
-            beam_size=1 if options.sampling else options.beam_size,
-            num_hypotheses=options.n_best,
-            length_penalty=options.length_penalty,
-            repetition_penalty=options.repetition_penalty,
-            no_repeat_ngram_size=options.no_repeat_ngram_size,
-            sampling_topk=options.sampling_topk,
-            sampling_topp=options.sampling_topp,
-            sampling_temperature=options.sampling_temperature,
             max_input_length=0,
             max_decoding_length=max_length,
-            return_scores=True,
+            **_search_arguments(options),
         )
         out = []
         for tokens, result in zip(batch, results):
@@ -285,10 +435,7 @@ class EncoderDecoderTranslator:
             out.append(SegmentResult(tuple(hypotheses), len(tokens)))
         return out
 
-    def stream_segment(
-        self, sentence: str, source: Language, target: Language, options: TranslationOptions
-    ) -> Iterator[str]:
-        """Greedy (or sampled) decoding of one sentence, yielding text as tokens arrive."""
+    def _stream(self, sentence: str, source: Language, target: Language, options: TranslationOptions) -> Iterator[str]:
         language_prefix = self._language_prefix(target, source)
         prefix = language_prefix + self._user_prefix(options)
         max_length = options.max_decoding_length
@@ -298,12 +445,8 @@ class EncoderDecoderTranslator:
             self._source_tokens(sentence, source, target),
             target_prefix=prefix or None,
             max_decoding_length=max_length,
-            sampling_topk=options.sampling_topk,
-            sampling_topp=options.sampling_topp,
-            sampling_temperature=options.sampling_temperature,
-            repetition_penalty=options.repetition_penalty,
-            no_repeat_ngram_size=options.no_repeat_ngram_size,
             max_input_length=0,
+            **_sampling_arguments(options),
         )
         user_prefix = self._user_prefix(options)
         pieces = (step.token for step in steps if not step.is_last or step.token not in self.tokenizer.special_tokens)
@@ -315,7 +458,7 @@ def _prepend(first: list[str], rest: Iterator[str]) -> Iterator[str]:
     yield from rest
 
 
-class DecoderOnlyTranslator:
+class DecoderOnlyTranslator(_CTranslate2Backend):
     """A converted decoder-only LLM run by ``ctranslate2.Generator`` with a prompt template."""
 
     def __init__(self, directory: Path, manifest: Manifest, runtime: RuntimeOptions):
@@ -329,6 +472,7 @@ class DecoderOnlyTranslator:
         self.model, self.device, self.compute_type = _load_ctranslate2(ctranslate2.Generator, directory, runtime)
         if self.prompt.template == "chat" and not getattr(tokenizer.hf, "chat_template", None):
             raise InvalidModel(directory, "its manifest asks for the chat template, but the tokenizer has none")
+        self._memo = _EncodingMemo()
 
     def render_prompt(self, text: str, source: Language, target: Language) -> str:
         values = {"source_lang": source.name, "target_lang": target.name, "text": text}
@@ -341,12 +485,18 @@ class DecoderOnlyTranslator:
         return self.prompt.template.format(**values)
 
     def _prompt_tokens(self, text: str, source: Language, target: Language) -> list[str]:
-        rendered = self.render_prompt(text, source, target)
-        # A chat template already contains the BOS token; a plain template gets the tokenizer's specials.
-        return self.tokenizer.encode(rendered, add_special_tokens=self.prompt.template != "chat")
+        def encode() -> list[str]:
+            rendered = self.render_prompt(text, source, target)
+            # A chat template already contains the BOS token; a plain template gets the tokenizer's specials.
+            return self.tokenizer.encode(rendered, add_special_tokens=self.prompt.template != "chat")
 
-    def count_tokens(self, text: str) -> int:
-        return len(self.tokenizer.encode(text, add_special_tokens=False))
+        return self._memo.get(text, source, target, encode)
+
+    def count_tokens(self, text: str, source: Language | None = None, target: Language | None = None) -> int:
+        """The prompt's length when the languages are given (what the model reads), else the text's alone."""
+        if source is not None and target is not None:
+            return len(self._prompt_tokens(text, source, target))
+        return len(self._memo.get(text, None, None, lambda: self.tokenizer.encode(text, add_special_tokens=False)))
 
     def _end_tokens(self) -> list[str]:
         hf = self.tokenizer.hf
@@ -370,11 +520,9 @@ class DecoderOnlyTranslator:
                 text = text[:index]
         return text.strip()
 
-    def translate_segments(
+    def _translate(
         self, segments: Sequence[str], source: Language, target: Language, options: TranslationOptions
     ) -> list[SegmentResult]:
-        if not segments:
-            return []
         prompts = [self._prompt_tokens(s, source, target) for s in segments]
         prefix_tokens: list[str] = []
         if options.target_prefix:
@@ -385,20 +533,10 @@ class DecoderOnlyTranslator:
             max_length = max(1, min(max_length, self.manifest.max_positions - longest))
         results = self.model.generate_batch(
             [p + prefix_tokens for p in prompts],
-            max_batch_size=options.max_batch_tokens,
-            batch_type="tokens",
-            beam_size=1 if options.sampling else options.beam_size,
-            num_hypotheses=options.n_best,
-            length_penalty=options.length_penalty,
-            repetition_penalty=options.repetition_penalty,
-            no_repeat_ngram_size=options.no_repeat_ngram_size,
-            sampling_topk=options.sampling_topk,
-            sampling_topp=options.sampling_topp,
-            sampling_temperature=options.sampling_temperature,
             max_length=max_length,
             end_token=self._end_tokens(),
             include_prompt_in_result=False,
-            return_scores=True,
+            **_search_arguments(options),
         )
         out = []
         for prompt, result in zip(prompts, results):
@@ -410,10 +548,8 @@ class DecoderOnlyTranslator:
             out.append(SegmentResult(tuple(hypotheses), len(prompt)))
         return out
 
-    def stream_segment(
-        self, sentence: str, source: Language, target: Language, options: TranslationOptions
-    ) -> Iterator[str]:
-        """Greedy (or sampled) generation for one sentence, yielding the answer's text as tokens arrive."""
+    def _stream(self, sentence: str, source: Language, target: Language, options: TranslationOptions) -> Iterator[str]:
+        # Yields the answer's text only (what follows the prompt, up to a stop sequence).
         prompt = self._prompt_tokens(sentence, source, target)
         prefix_tokens = (
             self.tokenizer.encode(options.target_prefix, add_special_tokens=False) if options.target_prefix else []
@@ -424,12 +560,8 @@ class DecoderOnlyTranslator:
         steps = self.model.generate_tokens(
             prompt + prefix_tokens,
             max_length=max_length,
-            sampling_topk=options.sampling_topk,
-            sampling_topp=options.sampling_topp,
-            sampling_temperature=options.sampling_temperature,
-            repetition_penalty=options.repetition_penalty,
-            no_repeat_ngram_size=options.no_repeat_ngram_size,
             end_token=self._end_tokens(),
+            **_sampling_arguments(options),
         )
         prefix_text = options.target_prefix or ""
 

@@ -47,14 +47,13 @@ class UnsupportedLanguagePair(KakehashiError):
 
 
 class ModelNotFound(KakehashiError):
-    """A model name or directory does not exist in the registry or on disk."""
+    """A model name (or, where directories are accepted, a directory) is not installed."""
 
-    def __init__(self, name: str, available: Iterable[str]):
+    def __init__(self, name: str, available: Iterable[str], directories: bool = True):
         self.name = name
-        super().__init__(
-            f"unknown model {name!r}; give an installed model name or a model directory. "
-            f"Installed models: {_accepted(available)}"
-        )
+        # Requests to the server name registered models only; saying so never reveals the server's paths.
+        accepted = "an installed model name or a model directory" if directories else "an installed model name"
+        super().__init__(f"unknown model {name!r}; give {accepted}. Installed models: {_accepted(available)}")
 
 
 class InvalidModel(KakehashiError):

@@ -1,9 +1,10 @@
-"""Translating whole texts: language detection, routing, segmentation, batching, pivoting, reassembly.
+"""Translating whole texts: language detection, routing, segmentation, pivoting, reassembly.
 
 :class:`Kakehashi` is the one object the CLI and the REST service talk to. All sentences of all texts in a
 call go to the model together (CTranslate2 batches them by tokens), and each text comes back in its
 original layout with per-sentence segments: source span, translation, score — the hook for source
-references.
+references. Calls go down only: the translators the loader returns may wrap the engine (the REST service's
+cache and micro-batcher do), but nothing below calls back up.
 """
 
 from __future__ import annotations
@@ -22,23 +23,6 @@ from mt._registry import Registry, RegistryEntry, Route
 from mt._segmentation import Piece, join_translation, segment, split_long, writes_without_spaces
 
 AUTO = "auto"
-
-# Runs one leg of a route on a batch of sentences; the REST service substitutes one with a cache and a
-# cross-request batcher. Arguments: registry entry, its loaded translator, sentences, source, target, options.
-StepRunner = Callable[
-    [RegistryEntry, Translator, list[str], Language, Language, TranslationOptions], list[SegmentResult]
-]
-
-
-def run_directly(
-    entry: RegistryEntry,
-    translator: Translator,
-    sentences: list[str],
-    source: Language,
-    target: Language,
-    options: TranslationOptions,
-) -> list[SegmentResult]:
-    return translator.translate_segments(sentences, source, target, options)
 
 
 @dataclass(frozen=True)
@@ -80,31 +64,46 @@ class Translation:
     models: tuple[str, ...] = ()
     cached: bool = False
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, references: bool = False) -> dict[str, Any]:
+        """The one JSON form of a translation: the REST API's ``/v1/translate`` rows and ``kakehashi translate
+        --json`` lines. ``references`` adds each segment's (still empty) list of source references."""
+        detected = (
+            None
+            if self.detected is None
+            else {"language": self.detected.language, "confidence": self.detected.confidence}
+        )
+        segments = []
+        for s in self.segments:
+            row: dict[str, Any] = {
+                "source": s.source,
+                "start": s.start,
+                "end": s.end,
+                "text": s.text,
+                "score": round(s.score, 4),
+                "alternatives": list(s.alternatives),
+            }
+            if references:
+                # Filled by the reference index over the training corpora once one is installed.
+                row["references"] = []
+            segments.append(row)
         return {
             "text": self.text,
-            "source_lang": self.source_lang,
-            "target_lang": self.target_lang,
+            "source": self.source_lang,
+            "target": self.target_lang,
+            "detected_source": detected,
             "score": round(self.score, 4),
             "alternatives": [{"text": a.text, "score": round(a.score, 4)} for a in self.alternatives],
-            "detected": None
-            if self.detected is None
-            else {"language": self.detected.language, "confidence": self.detected.confidence},
-            "segments": [
-                {
-                    "source": s.source,
-                    "start": s.start,
-                    "end": s.end,
-                    "text": s.text,
-                    "score": round(s.score, 4),
-                    "alternatives": list(s.alternatives),
-                }
-                for s in self.segments
-            ],
+            "cached": self.cached,
+            "models": list(self.models),
+            "segments": segments,
+            "tokens": {"source": self.source_tokens, "target": self.target_tokens},
+            # The names `kakehashi translate --json` printed before the REST API's were adopted, kept so that
+            # scripts reading them go on working.
+            "source_lang": self.source_lang,
+            "target_lang": self.target_lang,
+            "detected": detected,
             "source_tokens": self.source_tokens,
             "target_tokens": self.target_tokens,
-            "models": list(self.models),
-            "cached": self.cached,
         }
 
 
@@ -120,22 +119,36 @@ class StreamEvent:
 
 @dataclass
 class _Job:
+    """One text on its way through the pipeline: its language, route and sentences."""
+
     index: int
     text: str
     source: Language
     detected: DetectedLanguage | None
+    route: Route | None = None  # None: returned unchanged (empty, or already in the target language)
     pieces: list[Piece] = field(default_factory=list)
     # per translatable piece: the parts it was split into (one unless too long for the model)
     parts: list[list[str]] = field(default_factory=list)
+
+    @property
+    def sentences(self) -> list[str]:
+        return [part for parts in self.parts for part in parts]
 
 
 class Kakehashi:
     """Translate texts with the installed models.
 
+    Every call goes down one way: detect the language, route the pair to model(s), segment the texts, run
+    each leg of the route on the loaded translators, reassemble. What wraps a translator (the REST service's
+    cache and micro-batcher) is given through ``loader``; nothing calls back up.
+
     Args:
         registry: The installed models.
         runtime: Device, compute type and threads for every model loaded.
-        loader: Loads a model directory (tests pass a fake; the default runs CTranslate2).
+        loader: Loads a model directory (tests pass a fake; the default runs CTranslate2; the REST service
+            wraps it in its cache and micro-batcher).
+        model_directories: Whether ``model`` may name a directory outside the registry (the CLI's
+            ``--model DIR``); the REST service accepts registered names only.
     """
 
     def __init__(
@@ -143,22 +156,23 @@ class Kakehashi:
         registry: Registry,
         runtime: RuntimeOptions | None = None,
         loader: Callable[[Path, RuntimeOptions], Translator] = load_translator,
+        model_directories: bool = True,
     ):
         self.registry = registry
         self.runtime = runtime or RuntimeOptions()
+        self.model_directories = model_directories
         self._loader = loader
-        self._translators: dict[str, Translator] = {}
+        self._translators: dict[Path, Translator] = {}
         self._lock = threading.Lock()
         self._detector: LanguageDetector | None = None
 
     # -- models
 
     def translator(self, entry: RegistryEntry) -> Translator:
-        key = str(entry.path)
         with self._lock:
-            if key not in self._translators:
-                self._translators[key] = self._loader(entry.path, self.runtime)
-            return self._translators[key]
+            if entry.path not in self._translators:
+                self._translators[entry.path] = self._loader(entry.path, self.runtime)
+            return self._translators[entry.path]
 
     def load_all(self) -> None:
         for entry in self.registry.entries:
@@ -201,41 +215,36 @@ class Kakehashi:
         *,
         model: str | None = None,
         options: TranslationOptions | None = None,
-        runner: StepRunner = run_directly,
+        deadline: float | None = None,
     ) -> list[Translation]:
         """Translate ``texts`` from ``source`` (a language code or ``"auto"``) into ``target``.
+
+        All sentences of all texts that take the same route go to the model together. ``deadline``
+        (``time.monotonic()``) is handed to the translators, for those that queue.
 
         Raises:
             UnsupportedLanguage, UnsupportedLanguagePair, ModelNotFound, InvalidModel, InvalidRequest.
         """
         options = options or TranslationOptions()
         target_lang = parse_language(target)
-        fixed_source = None if source == AUTO else parse_language(source)
-        jobs: list[_Job] = []
-        for index, text in enumerate(texts):
-            if not isinstance(text, str):
-                raise InvalidRequest(f"text {index} is a {type(text).__name__}; texts must be strings")
-            detected = None
-            lang = fixed_source
-            if lang is None:
-                if text.strip() and any(ch.isalpha() for ch in text):
-                    detected = self.detect(text)
-                    lang = parse_language(detected.language)
-                else:
-                    lang = target_lang
-            jobs.append(_Job(index, text, lang, detected))
-        results: list[Translation | None] = [None] * len(jobs)
+        jobs = self._plan(texts, source, target_lang, model, options)
+        # Texts that take the same route (the same source language) share one call per leg.
         groups: dict[str, list[_Job]] = {}
         for job in jobs:
-            if not job.text.strip() or job.source.base == target_lang.base:
-                results[job.index] = self._unchanged(job, target_lang)
-            else:
+            if job.route is not None:
                 groups.setdefault(job.source.code, []).append(job)
-        for code, group in groups.items():
-            route = self.registry.route(parse_language(code), target_lang, model)
-            for job, translation in zip(group, self._translate_group(group, route, target_lang, options, runner)):
-                results[job.index] = translation
-        return [r for r in results if r is not None]
+        results = {job.index: self._unchanged(job, target_lang) for job in jobs if job.route is None}
+        for group in groups.values():
+            route = group[0].route
+            assert route is not None
+            sentences = [sentence for job in group for sentence in job.sentences]
+            translated = self._run_route(sentences, route, options, deadline)
+            cursor = 0
+            for job in group:
+                count = len(job.sentences)
+                results[job.index] = self._assemble(job, translated[cursor : cursor + count], target_lang)
+                cursor += count
+        return [results[job.index] for job in jobs]
 
     def stream(
         self,
@@ -245,49 +254,25 @@ class Kakehashi:
         *,
         model: str | None = None,
         options: TranslationOptions | None = None,
+        deadline: float | None = None,
     ) -> Iterator[StreamEvent]:
         """Translate one text sentence by sentence, yielding text as the model produces it.
 
-        Decoding is greedy (or sampled): beam search needs the whole hypothesis before it can answer. Pivoted
-        pairs stream the last leg. Streamed sentences carry no score (0.0).
+        Planning (detection, routing, segmentation) is :meth:`translate`'s. Decoding is greedy (or sampled):
+        beam search needs the whole hypothesis before it can answer. Pivoted pairs stream the last leg.
+        Streamed sentences carry no score (0.0).
         """
         options = options or TranslationOptions(beam_size=1)
         target_lang = parse_language(target)
-        detected = None
-        if source == AUTO:
-            source_lang = target_lang
-            if text.strip() and any(ch.isalpha() for ch in text):
-                detected = self.detect(text)
-                source_lang = parse_language(detected.language)
-        else:
-            source_lang = parse_language(source)
-        job = _Job(0, text, source_lang, detected)
-        if not text.strip() or source_lang.base == target_lang.base:
+        job = self._plan([text], source, target_lang, model, options)[0]
+        if job.route is None:
             yield StreamEvent("translation", translation=self._unchanged(job, target_lang))
             return
-        route = self.registry.route(source_lang, target_lang, model)
-        first = self.translator(route.steps[0][0])
-        limit = options.max_input_tokens or first.manifest.max_input_tokens
-        if first.manifest.max_positions:
-            limit = min(limit, first.manifest.max_positions - 2)
-        job.pieces = segment(text)
-        spans = [p for p in job.pieces if p.translate]
-        job.parts = [
-            [q for q in (p.strip() for p in split_long(span.text, limit, first.count_tokens)) if q] or [span.text]
-            for span in spans
-        ]
-        sentences = [part for parts in job.parts for part in parts]
+        route = job.route
+        sentences = job.sentences
         if route.pivoted:
             leading = Route(route.steps[:-1])
-            sentences = [
-                r.text
-                for r in self._run_route(
-                    sentences,
-                    leading,
-                    TranslationOptions(beam_size=options.beam_size, max_decoding_length=options.max_decoding_length),
-                    run_directly,
-                )
-            ]
+            sentences = [r.text for r in self._run_route(sentences, leading, _leg_options(options), deadline)]
         entry, step_source, step_target = route.steps[-1]
         last = self.translator(entry)
         joiner = "" if writes_without_spaces(target_lang.code) else " "
@@ -300,124 +285,146 @@ class Kakehashi:
                     yield StreamEvent("delta", index, joiner)
                 produced = ""
                 for delta in last.stream_segment(
-                    part, parse_language(step_source), parse_language(step_target), options
+                    part, parse_language(step_source), parse_language(step_target), options, deadline
                 ):
                     produced += delta
                     yield StreamEvent("delta", index, delta)
                 pieces_out.append(produced)
             cursor += len(parts)
             translated.append(joiner.join(pieces_out))
+        spans = [p for p in job.pieces if p.translate]
         segments = tuple(Segment(span.text, span.start, span.end, out, 0.0) for span, out in zip(spans, translated))
         yield StreamEvent(
             "translation",
             translation=Translation(
                 text=join_translation(job.pieces, translated, target_lang.code),
-                source_lang=source_lang.code,
+                source_lang=job.source.code,
                 target_lang=target_lang.code,
                 score=0.0,
                 segments=segments,
-                detected=detected,
+                detected=job.detected,
                 models=tuple(step[0].name for step in route.steps),
             ),
         )
+
+    # -- the steps
+
+    def _plan(
+        self, texts: Sequence[str], source: str, target: Language, model: str | None, options: TranslationOptions
+    ) -> list[_Job]:
+        """Detect each text's language, route its pair and split it into sentences that fit the first model."""
+        fixed_source = None if source == AUTO else parse_language(source)
+        routes: dict[str, Route] = {}
+        jobs: list[_Job] = []
+        for index, text in enumerate(texts):
+            if not isinstance(text, str):
+                raise InvalidRequest(f"text {index} is a {type(text).__name__}; texts must be strings")
+            detected = None
+            lang = fixed_source
+            if lang is None:
+                if text.strip() and any(ch.isalpha() for ch in text):
+                    detected = self.detect(text)
+                    lang = parse_language(detected.language)
+                else:
+                    lang = target
+            job = _Job(index, text, lang, detected)
+            jobs.append(job)
+            if not text.strip() or lang.base == target.base:
+                continue
+            if lang.code not in routes:
+                routes[lang.code] = self.registry.route(lang, target, model, self.model_directories)
+            job.route = routes[lang.code]
+            self._segment(job, options)
+        return jobs
+
+    def _segment(self, job: _Job, options: TranslationOptions) -> None:
+        assert job.route is not None
+        entry, step_source, step_target = job.route.steps[0]
+        first = self.translator(entry)
+        limit = options.max_input_tokens or first.manifest.max_input_tokens
+        if first.manifest.max_positions:
+            # Room for a language token and </s> within the model's position table.
+            limit = min(limit, first.manifest.max_positions - 2)
+        languages = (parse_language(step_source), parse_language(step_target))
+        job.pieces = segment(job.text)
+        for piece in job.pieces:
+            if piece.translate:
+                parts = [p.strip() for p in split_long(piece.text, limit, lambda t: first.count_tokens(t, *languages))]
+                job.parts.append([p for p in parts if p] or [piece.text])
 
     def _unchanged(self, job: _Job, target: Language) -> Translation:
         # Empty text translates to empty text; text already in the target language is returned as is.
         return Translation(job.text, job.source.code, target.code, 0.0, detected=job.detected)
 
-    def _translate_group(
-        self, jobs: list[_Job], route: Route, target: Language, options: TranslationOptions, runner: StepRunner
-    ) -> list[Translation]:
-        sentences: list[str] = []
-        first_entry = route.steps[0][0]
-        first = self.translator(first_entry)
-        limit = options.max_input_tokens or first.manifest.max_input_tokens
-        if first.manifest.max_positions:
-            # Room for a language token and </s> within the model's position table.
-            limit = min(limit, first.manifest.max_positions - 2)
-        for job in jobs:
-            job.pieces = segment(job.text)
-            for piece in job.pieces:
-                if piece.translate:
-                    parts = [p.strip() for p in split_long(piece.text, limit, first.count_tokens)]
-                    parts = [p for p in parts if p] or [piece.text]
-                    job.parts.append(parts)
-                    sentences.extend(parts)
-        results = self._run_route(sentences, route, options, runner)
-        out = []
+    def _assemble(self, job: _Job, results: list[SegmentResult], target: Language) -> Translation:
+        """One text's translation from its sentences' results, in its original layout."""
+        assert job.route is not None
+        translated: list[str] = []
+        segments: list[Segment] = []
+        scores: list[float] = []
+        # per sentence: (text, score) of the best and of each further hypothesis
+        per_sentence_alternatives: list[list[tuple[str, float]]] = []
+        source_tokens = target_tokens = 0
+        joiner = "" if writes_without_spaces(target.code) else " "
+        spans = [p for p in job.pieces if p.translate]
         cursor = 0
-        for job in jobs:
-            translated: list[str] = []
-            segments: list[Segment] = []
-            scores: list[float] = []
-            # per sentence: (text, score) of the best and of each further hypothesis
-            per_sentence_alternatives: list[list[tuple[str, float]]] = []
-            source_tokens = target_tokens = 0
-            all_cached = True
-            spans = [p for p in job.pieces if p.translate]
-            for span, parts in zip(spans, job.parts):
-                chunk = results[cursor : cursor + len(parts)]
-                cursor += len(parts)
-                all_cached = all_cached and all(r.cached for r in chunk)
-                joiner = "" if writes_without_spaces(target.code) else " "
-                text = joiner.join(r.text for r in chunk)
-                score = sum(r.score for r in chunk) / len(chunk)
-                ranked = [(text, score)]
-                for i in range(1, max(len(r.hypotheses) for r in chunk)):
-                    picked = [r.hypotheses[min(i, len(r.hypotheses) - 1)] for r in chunk]
-                    ranked.append((joiner.join(h.text for h in picked), sum(h.score for h in picked) / len(picked)))
-                alternatives = tuple(t for t, _ in ranked[1:])
-                translated.append(text)
-                scores.append(score)
-                per_sentence_alternatives.append(ranked)
-                segments.append(Segment(span.text, span.start, span.end, text, score, alternatives))
-                source_tokens += sum(r.source_tokens for r in chunk)
-                target_tokens += sum(r.hypotheses[0].tokens for r in chunk)
-            text = join_translation(job.pieces, translated, target.code)
-            n_alternatives = max((len(a) for a in per_sentence_alternatives), default=1)
-            whole_alternatives: list[Alternative] = []
-            for i in range(1, n_alternatives):
-                variant = [a[min(i, len(a) - 1)] for a in per_sentence_alternatives]
-                whole = join_translation(job.pieces, [t for t, _ in variant], target.code)
-                if whole != text and all(whole != w.text for w in whole_alternatives):
-                    whole_alternatives.append(Alternative(whole, sum(sc for _, sc in variant) / len(variant)))
-            out.append(
-                Translation(
-                    text=text,
-                    source_lang=job.source.code,
-                    target_lang=target.code,
-                    score=sum(scores) / len(scores) if scores else 0.0,
-                    segments=tuple(segments),
-                    alternatives=tuple(whole_alternatives),
-                    detected=job.detected,
-                    source_tokens=source_tokens,
-                    target_tokens=target_tokens,
-                    models=tuple(step[0].name for step in route.steps),
-                    cached=all_cached and bool(segments),
-                )
-            )
-        return out
+        for span, parts in zip(spans, job.parts):
+            chunk = results[cursor : cursor + len(parts)]
+            cursor += len(parts)
+            text = joiner.join(r.text for r in chunk)
+            score = sum(r.score for r in chunk) / len(chunk)
+            ranked = [(text, score)]
+            for i in range(1, max(len(r.hypotheses) for r in chunk)):
+                picked = [r.hypotheses[min(i, len(r.hypotheses) - 1)] for r in chunk]
+                ranked.append((joiner.join(h.text for h in picked), sum(h.score for h in picked) / len(picked)))
+            translated.append(text)
+            scores.append(score)
+            per_sentence_alternatives.append(ranked)
+            segments.append(Segment(span.text, span.start, span.end, text, score, tuple(t for t, _ in ranked[1:])))
+            source_tokens += sum(r.source_tokens for r in chunk)
+            target_tokens += sum(r.hypotheses[0].tokens for r in chunk)
+        text = join_translation(job.pieces, translated, target.code)
+        n_alternatives = max((len(a) for a in per_sentence_alternatives), default=1)
+        whole_alternatives: list[Alternative] = []
+        for i in range(1, n_alternatives):
+            variant = [a[min(i, len(a) - 1)] for a in per_sentence_alternatives]
+            whole = join_translation(job.pieces, [t for t, _ in variant], target.code)
+            if whole != text and all(whole != w.text for w in whole_alternatives):
+                whole_alternatives.append(Alternative(whole, sum(sc for _, sc in variant) / len(variant)))
+        return Translation(
+            text=text,
+            source_lang=job.source.code,
+            target_lang=target.code,
+            score=sum(scores) / len(scores) if scores else 0.0,
+            segments=tuple(segments),
+            alternatives=tuple(whole_alternatives),
+            detected=job.detected,
+            source_tokens=source_tokens,
+            target_tokens=target_tokens,
+            models=tuple(step[0].name for step in job.route.steps),
+            cached=bool(segments) and all(r.cached for r in results),
+        )
 
     def _run_route(
-        self, sentences: list[str], route: Route, options: TranslationOptions, runner: StepRunner
+        self, sentences: list[str], route: Route, options: TranslationOptions, deadline: float | None
     ) -> list[SegmentResult]:
         current = sentences
         results: list[SegmentResult] = []
         for number, (entry, source_code, target_code) in enumerate(route.steps):
             last = number == len(route.steps) - 1
             # Only the final leg of a pivot needs n-best lists and the user's target prefix.
-            step_options = (
-                options
-                if last
-                else TranslationOptions(
-                    beam_size=options.beam_size,
-                    max_decoding_length=options.max_decoding_length,
-                    max_batch_tokens=options.max_batch_tokens,
-                )
-            )
-            translator = self.translator(entry)
-            results = runner(
-                entry, translator, current, parse_language(source_code), parse_language(target_code), step_options
+            step_options = options if last else _leg_options(options)
+            results = self.translator(entry).translate_segments(
+                current, parse_language(source_code), parse_language(target_code), step_options, deadline
             )
             current = [r.text for r in results]
         return results
+
+
+def _leg_options(options: TranslationOptions) -> TranslationOptions:
+    """The options of a pivot's leading leg: the same search, one hypothesis, no target prefix."""
+    return TranslationOptions(
+        beam_size=options.beam_size,
+        max_decoding_length=options.max_decoding_length,
+        max_batch_tokens=options.max_batch_tokens,
+    )

@@ -15,6 +15,7 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from mt._errors import InvalidModel, InvalidRequest, ModelNotFound, UnsupportedLanguagePair
 from mt._languages import Language
@@ -69,21 +70,44 @@ class Registry:
     def names(self) -> list[str]:
         return [e.name for e in self.entries]
 
-    def get(self, name_or_path: str) -> RegistryEntry:
-        """A model by registry name, or any model directory on disk.
+    def get(self, name_or_path: str, directories: bool = True) -> RegistryEntry:
+        """A model by registry name, or (with ``directories``) any model directory on disk.
+
+        The CLI and server configuration may name directories; requests to the server may not
+        (``directories=False``), so they can neither make the server load arbitrary paths nor probe them.
 
         Raises:
-            ModelNotFound: neither a registered name nor a directory.
+            ModelNotFound: neither a registered name nor (where accepted) a directory.
             InvalidModel: a directory without a usable manifest.
         """
         for entry in self.entries:
             if entry.name == name_or_path:
                 return entry
-        path = Path(name_or_path).expanduser()
-        if path.is_dir():
-            manifest = Manifest.load(path)
-            return RegistryEntry(manifest.name, path.resolve(), manifest)
-        raise ModelNotFound(name_or_path, self.names())
+        if directories:
+            path = Path(name_or_path).expanduser()
+            if path.is_dir():
+                manifest = Manifest.load(path)
+                return RegistryEntry(manifest.name, path.resolve(), manifest)
+        raise ModelNotFound(name_or_path, self.names(), directories)
+
+    def describe(self) -> list[dict[str, Any]]:
+        """The installed models as JSON-ready rows (``kakehashi models --json`` and ``GET /v1/models``)."""
+        return [
+            {
+                "name": entry.name,
+                "family": entry.manifest.family,
+                "architecture": entry.manifest.architecture,
+                "languages": list(entry.manifest.languages),
+                "pairs": [f"{a}-{b}" for a, b in entry.manifest.directions()],
+                "quantization": entry.manifest.quantization,
+                "size_bytes": sum(f.stat().st_size for f in entry.path.rglob("*") if f.is_file()),
+                "path": str(entry.path),
+                "default": entry.default,
+                "license": entry.manifest.license,
+                "corpora": sorted(entry.manifest.corpora),
+            }
+            for entry in self.entries
+        ]
 
     def pairs(self) -> list[str]:
         found = {f"{a}→{b}" for e in self.entries for a, b in e.manifest.directions()}
@@ -94,15 +118,15 @@ class Registry:
         candidates.sort(key=lambda e: not e.default)
         return candidates[0] if candidates else None
 
-    def route(self, source: Language, target: Language, model: str | None = None) -> Route:
-        """Choose the model(s) for ``source → target``.
+    def route(self, source: Language, target: Language, model: str | None = None, directories: bool = True) -> Route:
+        """Choose the model(s) for ``source → target``; ``model`` and ``directories`` as in :meth:`get`.
 
         Raises:
             UnsupportedLanguagePair: no model, and no pivot through English, serves the pair.
             ModelNotFound: ``model`` is not installed.
         """
         if model:
-            entry = self.get(model)
+            entry = self.get(model, directories)
             if not entry.serves(source, target):
                 raise UnsupportedLanguagePair(
                     source.code, target.code, [f"{a}→{b}" for a, b in entry.manifest.directions()]

@@ -1,27 +1,29 @@
-"""The ``kakehashi`` command: translate, convert, models, train (and serve, from the ``serve`` package)."""
+"""The ``kakehashi`` command: translate, convert, models, train; ``serve`` and ``keys`` are handed to the ``serve``
+package, imported only when one of them runs (mt never imports serve otherwise)."""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import logging
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
 
 from mt._config import Settings
 from mt._engine import TranslationOptions
 from mt._errors import KakehashiError, MissingDependency
 from mt._pipeline import AUTO, Kakehashi
-from mt._registry import Registry
-from mt._training_cli import add_train_command
+from mt.bench.cli import add_bench_command
+from mt.training.cli import add_train_command
 
 # Lines read from a pipe are translated in chunks, so output starts flowing before stdin ends.
 _STDIN_CHUNK = 64
 
 
-def _runtime_flags(parser: argparse.ArgumentParser) -> None:
+def runtime_flags(parser: argparse.ArgumentParser) -> None:
+    """Add the runtime flags (registry, device, compute type, threads) to a command's parser."""
     group = parser.add_argument_group("runtime (also KAKEHASHI_* variables)")
     group.add_argument("--registry", action="append", help="registry TOML file (repeatable; KAKEHASHI_REGISTRY)")
     group.add_argument("--device", choices=["auto", "cpu", "cuda"], help="KAKEHASHI_DEVICE (default auto)")
@@ -30,7 +32,8 @@ def _runtime_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--inter-threads", type=int, help="batches run in parallel (KAKEHASHI_INTER_THREADS)")
 
 
-def _settings(args: argparse.Namespace) -> Settings:
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    """The engine settings: ``KAKEHASHI_*`` variables, overridden by the flags of :func:`runtime_flags`."""
     return Settings.from_env().with_overrides(
         registry=args.registry,
         device=args.device,
@@ -95,7 +98,7 @@ def _chunks(lines: Iterable[str], size: int) -> Iterable[list[str]]:
 
 
 def cmd_translate(args: argparse.Namespace) -> int:
-    settings = _settings(args)
+    settings = settings_from_args(args)
     kakehashi = Kakehashi(settings.load_registry(), settings.runtime())
     options = _translation_options(args)
     if args.text:
@@ -145,34 +148,8 @@ def cmd_convert(args: argparse.Namespace) -> int:
     return 0
 
 
-def _directory_size(path: Path) -> int:
-    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
-
-
-def describe_models(registry: Registry) -> list[dict[str, Any]]:
-    rows = []
-    for entry in registry.entries:
-        m = entry.manifest
-        rows.append(
-            {
-                "name": entry.name,
-                "family": m.family,
-                "architecture": m.architecture,
-                "languages": list(m.languages),
-                "pairs": [f"{a}-{b}" for a, b in m.directions()],
-                "quantization": m.quantization,
-                "size_bytes": _directory_size(entry.path),
-                "path": str(entry.path),
-                "default": entry.default,
-                "license": m.license,
-                "corpora": sorted(m.corpora),
-            }
-        )
-    return rows
-
-
 def cmd_models(args: argparse.Namespace) -> int:
-    rows = describe_models(_settings(args).load_registry())
+    rows = settings_from_args(args).load_registry().describe()
     if args.json:
         print(json.dumps(rows, indent=2, ensure_ascii=False))
         return 0
@@ -215,7 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="model name or directory (default: routed by language pair)")
     p.add_argument("--json", action="store_true", help="one JSON object per line, with segments and scores")
     _decoding_flags(p)
-    _runtime_flags(p)
+    runtime_flags(p)
     p.set_defaults(func=cmd_translate)
 
     p = sub.add_parser("convert", help="convert a Hugging Face checkpoint to a Kakehashi (CTranslate2) model")
@@ -237,25 +214,42 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("models", help="list installed models")
     p.add_argument("--json", action="store_true")
-    _runtime_flags(p)
+    runtime_flags(p)
     p.set_defaults(func=cmd_models)
 
     add_train_command(sub)
+    add_bench_command(sub)
 
-    try:
-        from serve.cli import add_serve_command
-    except ImportError:
-        pass
-    else:
-        add_serve_command(sub)
+    # Parsed by the serve package itself (its flags are its own); add_help=False passes --help on to it.
+    for name, summary in SERVE_COMMANDS.items():
+        p = sub.add_parser(name, help=summary, add_help=False)
     return parser
+
+
+# The commands the serve package implements, and what each does.
+SERVE_COMMANDS = {
+    "serve": "run the REST service (needs the serve extra)",
+    "keys": "create an API key for the REST service (stored hashed)",
+}
+
+
+def _run_serve_command(args: argparse.Namespace, arguments: list[str]) -> int:
+    try:
+        serve_cli = importlib.import_module("serve.cli")
+    except ModuleNotFoundError as exc:
+        raise MissingDependency(exc.name or "serve", "serve", f"kakehashi {args.command}") from exc
+    return int(serve_cli.main([args.command, *arguments]))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unparsed = parser.parse_known_args(argv)
+    if unparsed and args.command not in SERVE_COMMANDS:
+        parser.error(f"unrecognized arguments: {' '.join(unparsed)}")
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
     try:
+        if args.command in SERVE_COMMANDS:
+            return _run_serve_command(args, unparsed)
         return int(args.func(args) or 0)
     except KakehashiError as exc:
         print(f"kakehashi: error: {exc}", file=sys.stderr)

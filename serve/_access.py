@@ -20,17 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mt import InvalidRequest, KakehashiError
-
-
-class Unauthorized(KakehashiError):
-    """No API key, or an unknown one, where the server requires a key."""
-
-
-class RateLimited(KakehashiError):
-    def __init__(self, retry_after_s: int):
-        self.retry_after_s = retry_after_s
-        super().__init__(f"rate limit exceeded; retry after {retry_after_s} s")
+from mt import InvalidRequest
+from serve._errors import RateLimited, Unauthorized
 
 
 def hash_key(key: str) -> str:

@@ -4,31 +4,26 @@ Sentences from concurrent requests that go to the same model, language pair and 
 into one CTranslate2 call. A worker thread per model takes the first waiting item, gathers more for at most
 ``max_wait_ms`` or until ``max_batch_tokens`` source tokens are collected, and runs the batch. The queue is
 bounded: when it is full, :class:`Overloaded` is raised at once (the service answers 429 with Retry-After)
-instead of letting memory grow.
+instead of letting memory grow. Streamed sentences run on their caller's thread but hold a place in the same
+bound while they stream.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
-from mt import KakehashiError, Language, SegmentResult, TranslationOptions, Translator
+from mt import Language, SegmentResult, TranslationOptions, Translator
+from serve._errors import Overloaded
 
 log = logging.getLogger("kakehashi.batcher")
-
-
-class Overloaded(KakehashiError):
-    """The translation queue is full; retry after a moment."""
-
-    def __init__(self, retry_after_s: int = 1):
-        self.retry_after_s = retry_after_s
-        super().__init__(f"the server is busy (translation queue full); retry after {retry_after_s} s")
 
 
 @dataclass
@@ -49,6 +44,8 @@ BatchObserver = Callable[[int, int, float], None]  # (sentences, tokens, queue w
 
 
 class MicroBatcher:
+    """Merges the sentences of concurrent requests for one model into CTranslate2 batches, on a thread of its own."""
+
     def __init__(
         self,
         translator: Translator,
@@ -60,25 +57,54 @@ class MicroBatcher:
         self.translator = translator
         self.max_wait_s = max_wait_ms / 1000
         self.max_batch_tokens = max_batch_tokens
+        self.max_queue = max_queue
         self._queue: queue.Queue[_Item | None] = queue.Queue(maxsize=max_queue)
+        self._streams = 0
+        self._lock = threading.Lock()
         self._observe = observe
         self._thread = threading.Thread(target=self._run, name="kakehashi-batcher", daemon=True)
         self._thread.start()
 
     @property
     def depth(self) -> int:
-        return self._queue.qsize()
+        """Requests waiting for a batch, and sentences streaming."""
+        return self._queue.qsize() + self._streams
 
     def submit(
         self, sentences: Sequence[str], source: Language, target: Language, options: TranslationOptions
     ) -> Future[list[SegmentResult]]:
-        tokens = sum(self.translator.count_tokens(s) for s in sentences)
+        """Queue sentences for the next batch of their pair and options; cancel the future to give up waiting.
+
+        Raises:
+            Overloaded: the queue (with the sentences streaming) is full.
+        """
+        tokens = sum(self.translator.count_tokens(s, source, target) for s in sentences)
         item = _Item(list(sentences), source, target, options, tokens)
-        try:
-            self._queue.put_nowait(item)
-        except queue.Full:
-            raise Overloaded() from None
+        with self._lock:
+            if self.depth >= self.max_queue:
+                raise Overloaded()
+            try:
+                self._queue.put_nowait(item)
+            except queue.Full:
+                raise Overloaded() from None
         return item.future
+
+    @contextlib.contextmanager
+    def streaming(self) -> Iterator[None]:
+        """Hold a place in the queue's bound while a sentence streams.
+
+        Raises:
+            Overloaded: the queue (with the sentences streaming) is full.
+        """
+        with self._lock:
+            if self.depth >= self.max_queue:
+                raise Overloaded()
+            self._streams += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._streams -= 1
 
     def close(self) -> None:
         self._queue.put(None)

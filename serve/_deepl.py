@@ -15,77 +15,78 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from mt import InvalidRequest, TranslationOptions, parse_language
-from serve._errors import NotFound, QuotaExceeded
-from serve._http import bearer_key, client_host, off_loop, read_body, string_list
-from serve._markup import translate_markup
+from serve._errors import NotFound
+from serve._http import authorised_body, off_loop, read_body
+from serve._schema import TranslationRequest, string_list
 from serve._service import TranslationService
 
 SPLIT_SENTENCES = ("0", "1", "nonewlines")
 FORMALITY = ("default", "more", "less", "prefer_more", "prefer_less")
+TAG_HANDLING = ("html", "xml")
 # DeepL names regional variants of these targets; other languages are plain upper-case codes.
 TARGET_VARIANTS = {"en": ["EN-GB", "EN-US"], "pt": ["PT-BR", "PT-PT"], "zh": ["ZH-HANS"]}
 
 
+def request_schema() -> dict[str, Any]:
+    """``POST /v2/translate``'s body, as :func:`_translation_request` reads it."""
+    return {
+        "type": "object",
+        "required": ["text", "target_lang"],
+        "properties": {
+            "text": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
+            "source_lang": {"type": "string"},
+            "target_lang": {"type": "string", "example": "EN-US"},
+            "split_sentences": {"type": "string", "enum": list(SPLIT_SENTENCES)},
+            "preserve_formatting": {"type": "boolean"},
+            "tag_handling": {"type": "string", "enum": list(TAG_HANDLING)},
+            "formality": {"type": "string", "enum": list(FORMALITY)},
+            "glossary_id": {"type": "string"},
+            "auth_key": {"type": "string"},
+        },
+    }
+
+
 def deepl_code(code: str) -> str:
-    return parse_language(code).base.upper()
+    return parse_language(code).base.upper() if code else ""
+
+
+def _translation_request(body: dict[str, Any], max_batch_tokens: int) -> TranslationRequest:
+    if "text" not in body:
+        raise InvalidRequest("Parameter 'text' not specified.")
+    texts = string_list(body["text"], "text")
+    target = body.get("target_lang")
+    if not isinstance(target, str) or not target:
+        raise InvalidRequest("Parameter 'target_lang' not specified.")
+    source = body.get("source_lang") or "auto"
+    if not isinstance(source, str):
+        raise InvalidRequest("Value for 'source_lang' not supported.")
+    split = str(body.get("split_sentences", "1"))
+    if split not in SPLIT_SENTENCES:
+        raise InvalidRequest(f"Value for 'split_sentences' not supported; accepted: {', '.join(SPLIT_SENTENCES)}")
+    if body.get("formality", "default") not in FORMALITY:
+        raise InvalidRequest(f"Value for 'formality' not supported; accepted: {', '.join(FORMALITY)}")
+    tag_handling = body.get("tag_handling") or None
+    if tag_handling is not None and tag_handling not in TAG_HANDLING:
+        raise InvalidRequest(f"Value for 'tag_handling' not supported; accepted: {', '.join(TAG_HANDLING)}")
+    if body.get("glossary_id"):
+        raise NotFound(f"glossary {body['glossary_id']!r} not found; this server has no glossaries")
+    options = TranslationOptions(max_batch_tokens=max_batch_tokens)
+    return TranslationRequest(tuple(texts), target, source, None, options, tag_handling)
 
 
 def routes(service: TranslationService) -> list[Route]:
-    def authenticate(request: Request, body: dict[str, Any]) -> None:
-        key = bearer_key(request) or (body.get("auth_key") if isinstance(body.get("auth_key"), str) else None)
-        service.access.check(key, client_host(request))
-
     async def translate(request: Request) -> Response:
-        body = await read_body(request)
-        await off_loop(authenticate, request, body)
-        if "text" not in body:
-            raise InvalidRequest("Parameter 'text' not specified.")
-        texts = string_list(body["text"], "text")
-        target = body.get("target_lang")
-        if not isinstance(target, str) or not target:
-            raise InvalidRequest("Parameter 'target_lang' not specified.")
-        source = body.get("source_lang") or "auto"
-        if not isinstance(source, str):
-            raise InvalidRequest("Value for 'source_lang' not supported.")
-        split = str(body.get("split_sentences", "1"))
-        if split not in SPLIT_SENTENCES:
-            raise InvalidRequest(f"Value for 'split_sentences' not supported; accepted: {', '.join(SPLIT_SENTENCES)}")
-        formality = body.get("formality", "default")
-        if formality not in FORMALITY:
-            raise InvalidRequest(f"Value for 'formality' not supported; accepted: {', '.join(FORMALITY)}")
-        tag_handling = body.get("tag_handling")
-        if tag_handling not in (None, "", "html", "xml"):
-            raise InvalidRequest("Value for 'tag_handling' not supported; accepted: html, xml")
-        if body.get("glossary_id"):
-            raise NotFound(f"glossary {body['glossary_id']!r} not found; this server has no glossaries")
-        service.check_limits(texts)
-        limit = service.settings.character_limit
-        characters = sum(len(t) for t in texts)
-        if limit and service.characters + characters > limit:
-            raise QuotaExceeded(f"character quota of {limit} reached")
-        options = TranslationOptions(max_batch_tokens=service.settings.max_batch_tokens)
-        source_code = "auto" if source == "auto" else source
-        if tag_handling:
-            detected = deepl_code(source) if source != "auto" else None
-            outputs = await off_loop(
-                lambda: translate_markup(
-                    texts, lambda runs: [t.text for t in service.translate(runs, source_code, target, None, options)]
-                )
-            )
-            rows = [
-                {"detected_source_language": detected or "", "text": text, "billed_characters": len(original)}
-                for text, original in zip(outputs, texts)
-            ]
-        else:
-            results = await off_loop(service.translate, texts, source_code, target, None, options)
-            rows = [
-                {
-                    "detected_source_language": deepl_code(t.source_lang),
-                    "text": t.text,
-                    "billed_characters": len(original),
-                }
-                for t, original in zip(results, texts)
-            ]
+        body = await authorised_body(request, service.authorize)
+        parsed = _translation_request(body, service.settings.max_batch_tokens)
+        results = await off_loop(service.translate, parsed, True)
+        rows = [
+            {
+                "detected_source_language": deepl_code(t.source_lang),
+                "text": t.text,
+                "billed_characters": len(original),
+            }
+            for t, original in zip(results, parsed.texts)
+        ]
         return JSONResponse({"translations": rows})
 
     async def languages(request: Request) -> Response:
@@ -94,21 +95,19 @@ def routes(service: TranslationService) -> list[Route]:
         kind = request.query_params.get("type") or body.get("type") or "source"
         if kind not in ("source", "target"):
             raise InvalidRequest("Value for 'type' not supported; accepted: source, target")
-        reachable = service.kakehashi.languages()
+        rows = service.languages()
         if kind == "source":
-            codes = sorted(reachable)
-            return JSONResponse([{"language": c.upper(), "name": parse_language(c).name} for c in codes])
-        targets = sorted({t for ts in reachable.values() for t in ts})
-        rows = []
+            return JSONResponse([{"language": row.code.upper(), "name": row.name} for row in rows])
+        targets = sorted({t for row in rows for t in row.targets})
+        variants = []
         for code in targets:
             language = parse_language(code)
             for variant in TARGET_VARIANTS.get(language.base, [language.base.upper()]):
-                rows.append({"language": variant, "name": language.name, "supports_formality": False})
-        return JSONResponse(rows)
+                variants.append({"language": variant, "name": language.name, "supports_formality": False})
+        return JSONResponse(variants)
 
     async def usage(request: Request) -> Response:
-        body = await read_body(request)
-        await off_loop(authenticate, request, body)
+        await authorised_body(request, service.authorize)
         limit = service.settings.character_limit
         return JSONResponse({"character_count": service.characters, "character_limit": limit or 1_000_000_000_000})
 

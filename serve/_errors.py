@@ -1,4 +1,5 @@
-"""The one place where Kakehashi's exceptions become HTTP responses, for each API flavour."""
+"""Every exception the REST service adds to Kakehashi's, and the one table that maps them all to HTTP statuses
+and error bodies, for each API flavour."""
 
 from __future__ import annotations
 
@@ -18,10 +19,35 @@ from mt import (
     UnsupportedLanguage,
     UnsupportedLanguagePair,
 )
-from serve._access import RateLimited, Unauthorized
-from serve._batcher import Overloaded
 
 log = logging.getLogger("kakehashi.http")
+
+
+class Unauthorized(KakehashiError):
+    """No API key, or an unknown one, where the server requires a key."""
+
+
+class RateLimited(KakehashiError):
+    """An API key (or client address) used up its requests for this minute."""
+
+    def __init__(self, retry_after_s: int):
+        self.retry_after_s = retry_after_s
+        super().__init__(f"rate limit exceeded; retry after {retry_after_s} s")
+
+
+class Overloaded(KakehashiError):
+    """The translation queue is full; retry after a moment."""
+
+    def __init__(self, retry_after_s: int = 1):
+        self.retry_after_s = retry_after_s
+        super().__init__(f"the server is busy (translation queue full); retry after {retry_after_s} s")
+
+
+class RequestTimedOut(KakehashiError):
+    """A translation did not finish within ``request_timeout_s``."""
+
+    def __init__(self, seconds: float):
+        super().__init__(f"translation did not finish within the request timeout of {seconds:g} s")
 
 
 class QuotaExceeded(KakehashiError):
@@ -43,6 +69,7 @@ STATUS: list[tuple[type[Exception], int]] = [
     (Overloaded, 429),
     (QuotaExceeded, 456),
     (InputTooLarge, 413),
+    (RequestTimedOut, 504),
     (ModelNotFound, 404),
     (NotFound, 404),
     (MethodNotAllowed, 405),
@@ -56,10 +83,6 @@ STATUS: list[tuple[type[Exception], int]] = [
 
 
 def status_of(exc: Exception) -> int:
-    from serve._service import RequestTimedOut
-
-    if isinstance(exc, RequestTimedOut):
-        return 504
     for cls, status in STATUS:
         if isinstance(exc, cls):
             return status

@@ -1,4 +1,5 @@
-"""Request helpers shared by the API flavours: body parsing, option parsing, running blocking work off the loop."""
+"""Request helpers shared by the API flavours: body parsing, the API key wherever a client puts it, and running
+blocking work off the event loop."""
 
 from __future__ import annotations
 
@@ -9,22 +10,9 @@ from typing import Any, TypeVar
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
-from mt import InputTooLarge, InvalidRequest, TranslationOptions
+from mt import InputTooLarge, InvalidRequest
 
 T = TypeVar("T")
-
-OPTION_TYPES: dict[str, type] = {
-    "beam_size": int,
-    "n_best": int,
-    "length_penalty": float,
-    "repetition_penalty": float,
-    "no_repeat_ngram_size": int,
-    "sampling_topk": int,
-    "sampling_topp": float,
-    "sampling_temperature": float,
-    "max_decoding_length": int,
-    "target_prefix": str,
-}
 
 MAX_BODY_BYTES = 4 * 1024 * 1024
 
@@ -59,49 +47,30 @@ async def read_body(request: Request) -> dict[str, Any]:
     return data
 
 
-def string_list(value: Any, name: str) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return list(value)
-    raise InvalidRequest(f"{name!r} must be a string or a list of strings")
-
-
-def parse_options(raw: Any, server_max_batch_tokens: int) -> TranslationOptions:
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, dict):
-        raise InvalidRequest("'options' must be an object")
-    unknown = set(raw) - set(OPTION_TYPES)
-    if unknown:
-        raise InvalidRequest(f"unknown option(s) {', '.join(sorted(unknown))}; accepted: {', '.join(OPTION_TYPES)}")
-    values: dict[str, Any] = {}
-    for key, value in raw.items():
-        kind = OPTION_TYPES[key]
-        if value is None:
-            continue
-        if kind is str and not isinstance(value, str):
-            raise InvalidRequest(f"option {key!r} must be a string")
-        if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
-            raise InvalidRequest(f"option {key!r} must be an integer")
-        if kind is float and (isinstance(value, bool) or not isinstance(value, (int, float))):
-            raise InvalidRequest(f"option {key!r} must be a number")
-        values[key] = kind(value)
-    return TranslationOptions(max_batch_tokens=server_max_batch_tokens, **values)
-
-
 async def off_loop(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Run blocking work (translation, Redis) in a worker thread, never on the event loop."""
     return await run_in_threadpool(function, *args, **kwargs)
 
 
-def bearer_key(request: Request) -> str | None:
+def api_key(request: Request, body: dict[str, Any]) -> str | None:
+    """The API key, wherever the client's API puts it: ``Authorization: Bearer …`` or ``DeepL-Auth-Key …``,
+    ``X-API-Key``, or the body's ``api_key`` (LibreTranslate) or ``auth_key`` (DeepL)."""
     header = request.headers.get("authorization", "")
     for scheme in ("Bearer ", "DeepL-Auth-Key "):
         if header.startswith(scheme):
             return header[len(scheme) :].strip() or None
-    return request.headers.get("x-api-key") or None
+    for found in (request.headers.get("x-api-key"), body.get("api_key"), body.get("auth_key")):
+        if isinstance(found, str) and found:
+            return found
+    return None
 
 
 def client_host(request: Request) -> str:
     return request.client.host if request.client else "unknown"
+
+
+async def authorised_body(request: Request, authorize: Callable[[str | None, str], None]) -> dict[str, Any]:
+    """The request's body (:func:`read_body`), once ``authorize(api key, client address)`` let it through."""
+    body = await read_body(request)
+    await off_loop(authorize, api_key(request, body), client_host(request))
+    return body

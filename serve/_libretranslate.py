@@ -14,67 +14,82 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from mt import InvalidRequest, TranslationOptions, parse_language
-from serve._http import client_host, off_loop, read_body, string_list
-from serve._markup import translate_markup
+from serve._http import authorised_body, off_loop
+from serve._schema import TranslationRequest, string_list
 from serve._service import TranslationService
+
+FORMATS = ("text", "html")
+
+
+def request_schema() -> dict[str, Any]:
+    """``POST /translate``'s body, as :func:`_translation_request` reads it."""
+    return {
+        "type": "object",
+        "required": ["q", "target"],
+        "properties": {
+            "q": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
+            "source": {"type": "string", "default": "auto"},
+            "target": {"type": "string"},
+            "format": {"type": "string", "enum": list(FORMATS)},
+            "alternatives": {"type": "integer", "minimum": 0, "maximum": 3},
+            "api_key": {"type": "string"},
+        },
+    }
 
 
 def _confidence(value: float) -> float:
     return round(100.0 * value, 1)
 
 
+def _alternatives(body: dict[str, Any]) -> int:
+    try:
+        alternatives = int(body.get("alternatives", 0) or 0)
+    except (TypeError, ValueError):
+        raise InvalidRequest("alternatives must be an integer") from None
+    if not 0 <= alternatives <= 3:
+        raise InvalidRequest("alternatives must be between 0 and 3")
+    return alternatives
+
+
+def _translation_request(body: dict[str, Any], max_batch_tokens: int) -> TranslationRequest:
+    target = body.get("target")
+    if not isinstance(target, str) or not target:
+        raise InvalidRequest("Invalid request: missing target parameter")
+    fmt = body.get("format", "text")
+    if fmt not in FORMATS:
+        raise InvalidRequest(f"format {fmt!r} is not supported; accepted: {', '.join(FORMATS)}")
+    alternatives = _alternatives(body)
+    options = TranslationOptions(
+        beam_size=max(4, alternatives + 1), n_best=alternatives + 1, max_batch_tokens=max_batch_tokens
+    )
+    source = body.get("source") or "auto"
+    markup = "html" if fmt == "html" else None
+    return TranslationRequest(tuple(string_list(body["q"], "q")), target, source, None, options, markup)
+
+
 def routes(service: TranslationService) -> list[Route]:
-    async def authorised_body(request: Request) -> dict[str, Any]:
+    async def body_with_q(request: Request) -> dict[str, Any]:
         """The body, after the ``api_key`` check; every LibreTranslate call that translates needs ``q``."""
-        body = await read_body(request)
-        api_key = body.get("api_key") or None
-        await off_loop(service.access.check, api_key if isinstance(api_key, str) else None, client_host(request))
+        body = await authorised_body(request, service.authorize)
         if "q" not in body:
             raise InvalidRequest("Invalid request: missing q parameter")
         return body
 
     async def translate(request: Request) -> Response:
-        body = await authorised_body(request)
-        single = isinstance(body["q"], str)
-        texts = string_list(body["q"], "q")
-        source = body.get("source") or "auto"
-        target = body.get("target")
-        if not isinstance(target, str) or not target:
-            raise InvalidRequest("Invalid request: missing target parameter")
-        fmt = body.get("format", "text")
-        if fmt not in ("text", "html"):
-            raise InvalidRequest(f"format {fmt!r} is not supported; accepted: text, html")
-        try:
-            alternatives = int(body.get("alternatives", 0) or 0)
-        except (TypeError, ValueError):
-            raise InvalidRequest("alternatives must be an integer") from None
-        if not 0 <= alternatives <= 3:
-            raise InvalidRequest("alternatives must be between 0 and 3")
-        options = TranslationOptions(
-            beam_size=max(4, alternatives + 1),
-            n_best=alternatives + 1,
-            max_batch_tokens=service.settings.max_batch_tokens,
-        )
-        if fmt == "html":
-            service.check_limits(texts)
-            results = await off_loop(
-                lambda: translate_markup(
-                    texts, lambda runs: [t.text for t in service.translate(runs, source, target, None, options)]
-                )
-            )
-            rows: list[dict[str, Any]] = [{"translatedText": text} for text in results]
-        else:
-            translations = await off_loop(service.translate, texts, source, target, None, options)
-            rows = []
-            for t in translations:
-                row: dict[str, Any] = {"translatedText": t.text}
-                if source == "auto":
-                    confidence = t.detected.confidence if t.detected else 1.0
-                    row["detectedLanguage"] = {"confidence": _confidence(confidence), "language": t.source_lang}
-                if alternatives:
-                    row["alternatives"] = [a.text for a in t.alternatives][:alternatives]
-                rows.append(row)
-        if single:
+        body = await body_with_q(request)
+        parsed = _translation_request(body, service.settings.max_batch_tokens)
+        alternatives = parsed.options.n_best - 1
+        results = await off_loop(service.translate, parsed)
+        rows: list[dict[str, Any]] = []
+        for t in results:
+            row: dict[str, Any] = {"translatedText": t.text}
+            if parsed.source == "auto" and not parsed.markup:
+                confidence = t.detected.confidence if t.detected else 1.0
+                row["detectedLanguage"] = {"confidence": _confidence(confidence), "language": t.source_lang}
+            if alternatives and not parsed.markup:
+                row["alternatives"] = [a.text for a in t.alternatives][:alternatives]
+            rows.append(row)
+        if isinstance(body["q"], str):
             return JSONResponse(rows[0])
         merged: dict[str, Any] = {"translatedText": [r["translatedText"] for r in rows]}
         if rows and "detectedLanguage" in rows[0]:
@@ -84,28 +99,20 @@ def routes(service: TranslationService) -> list[Route]:
         return JSONResponse(merged)
 
     async def languages(request: Request) -> Response:
-        reachable = service.kakehashi.languages()
         return JSONResponse(
-            [
-                {"code": code, "name": parse_language(code).name, "targets": targets}
-                for code, targets in sorted(reachable.items())
-            ]
+            [{"code": row.code, "name": row.name, "targets": list(row.targets)} for row in service.languages()]
         )
 
     async def detect(request: Request) -> Response:
-        body = await authorised_body(request)
-        texts = string_list(body["q"], "q")
-        service.check_limits(texts)
-        ranked = await off_loop(service.kakehashi.detector.rank, " ".join(texts))
-        return JSONResponse([{"confidence": _confidence(d.confidence), "language": d.language} for d in ranked])
+        body = await body_with_q(request)
+        # LibreTranslate ranks the languages of all its texts together.
+        ranked = await off_loop(service.detect, [" ".join(string_list(body["q"], "q"))])
+        return JSONResponse([{"confidence": _confidence(d.confidence), "language": d.language} for d in ranked[0]])
 
     async def frontend_settings(request: Request) -> Response:
-        sources = sorted(service.kakehashi.languages())
-        target = (
-            "en"
-            if "en" in {t for ts in service.kakehashi.languages().values() for t in ts}
-            else (sources[0] if sources else "en")
-        )
+        rows = service.languages()
+        targets = {t for row in rows for t in row.targets}
+        target = "en" if "en" in targets else (rows[0].code if rows else "en")
         return JSONResponse(
             {
                 "charLimit": service.settings.max_chars_per_text,

@@ -1,45 +1,17 @@
-"""The OpenAPI document served at /openapi.json (a test checks it lists exactly the app's routes)."""
+"""The OpenAPI document served at /openapi.json (a test checks it lists exactly the app's routes).
+
+Request schemas come from where requests are parsed: the native one from :mod:`serve._schema`, its decoding
+options from :meth:`mt.TranslationOptions.json_schema` (which also validates them), the compatible APIs' from
+their adapters, beside their parsers. Responses are described here (a test checks the native one against
+:meth:`mt.Translation.to_json`).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-_OPTIONS = {
-    "type": "object",
-    "additionalProperties": False,
-    "properties": {
-        "beam_size": {"type": "integer", "minimum": 1, "maximum": 16, "default": 4},
-        "n_best": {"type": "integer", "minimum": 1, "maximum": 16, "default": 1},
-        "length_penalty": {"type": "number", "default": 1.0},
-        "repetition_penalty": {"type": "number", "exclusiveMinimum": 0, "default": 1.0},
-        "no_repeat_ngram_size": {"type": "integer", "minimum": 0, "maximum": 10, "default": 0},
-        "sampling_topk": {"type": "integer", "minimum": 0, "default": 1},
-        "sampling_topp": {"type": "number", "exclusiveMinimum": 0, "maximum": 1, "default": 1.0},
-        "sampling_temperature": {"type": "number", "exclusiveMinimum": 0, "default": 1.0},
-        "max_decoding_length": {"type": "integer", "minimum": 1, "maximum": 4096, "default": 256},
-        "target_prefix": {"type": "string"},
-    },
-}
-
-_TRANSLATE_REQUEST = {
-    "type": "object",
-    "required": ["target"],
-    "additionalProperties": False,
-    "properties": {
-        "texts": {"type": "array", "items": {"type": "string"}},
-        "text": {"type": "string"},
-        "source": {"type": "string", "default": "auto", "example": "ja"},
-        "target": {"type": "string", "example": "en"},
-        "model": {"type": "string"},
-        "options": _OPTIONS,
-        "references": {"type": "boolean", "default": False},
-        "stream": {
-            "type": "boolean",
-            "default": False,
-            "description": "Server-Sent Events (delta, translation, done); greedy decoding",
-        },
-    },
-}
+from serve import _deepl, _libretranslate
+from serve._schema import native_request_schema
 
 _SEGMENT = {
     "type": "object",
@@ -50,7 +22,7 @@ _SEGMENT = {
         "text": {"type": "string"},
         "score": {"type": "number"},
         "alternatives": {"type": "array", "items": {"type": "string"}},
-        "references": {"type": "array", "items": {"type": "object"}},
+        "references": {"type": "array", "items": {"type": "object"}, "description": "with references: true"},
     },
 }
 
@@ -73,6 +45,12 @@ _TRANSLATION = {
         "models": {"type": "array", "items": {"type": "string"}},
         "segments": {"type": "array", "items": _SEGMENT},
         "tokens": {"type": "object", "properties": {"source": {"type": "integer"}, "target": {"type": "integer"}}},
+        # The names kakehashi translate --json used first, still in every row (see mt.Translation.to_json).
+        "source_lang": {"type": "string", "deprecated": True},
+        "target_lang": {"type": "string", "deprecated": True},
+        "detected": {"type": ["object", "null"], "deprecated": True},
+        "source_tokens": {"type": "integer", "deprecated": True},
+        "target_tokens": {"type": "integer", "deprecated": True},
     },
 }
 
@@ -111,32 +89,6 @@ def _form_or_json(schema: dict[str, Any]) -> dict[str, Any]:
 def openapi_spec() -> dict[str, Any]:
     from mt import __version__
 
-    lt_translate = {
-        "type": "object",
-        "required": ["q", "target"],
-        "properties": {
-            "q": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
-            "source": {"type": "string", "default": "auto"},
-            "target": {"type": "string"},
-            "format": {"type": "string", "enum": ["text", "html"]},
-            "alternatives": {"type": "integer"},
-            "api_key": {"type": "string"},
-        },
-    }
-    deepl_translate = {
-        "type": "object",
-        "required": ["text", "target_lang"],
-        "properties": {
-            "text": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
-            "source_lang": {"type": "string"},
-            "target_lang": {"type": "string", "example": "EN-US"},
-            "split_sentences": {"type": "string", "enum": ["0", "1", "nonewlines"]},
-            "preserve_formatting": {"type": "boolean"},
-            "tag_handling": {"type": "string", "enum": ["html", "xml"]},
-            "formality": {"type": "string"},
-            "glossary_id": {"type": "string"},
-        },
-    }
     return {
         "openapi": "3.1.0",
         "info": {
@@ -148,7 +100,10 @@ def openapi_spec() -> dict[str, Any]:
             "/v1/translate": {
                 "post": {
                     "summary": "Translate texts",
-                    "requestBody": {"required": True, "content": {"application/json": {"schema": _TRANSLATE_REQUEST}}},
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": native_request_schema()}},
+                    },
                     "responses": {
                         "200": {
                             "description": "JSON, or an event stream with stream: true",
@@ -212,7 +167,7 @@ def openapi_spec() -> dict[str, Any]:
             "/translate": {
                 "post": {
                     "summary": "LibreTranslate: translate",
-                    "requestBody": _form_or_json(lt_translate),
+                    "requestBody": _form_or_json(_libretranslate.request_schema()),
                     "responses": {"200": _json({"type": "object"}), **_errors(400, 403, 429)},
                 }
             },
@@ -238,7 +193,7 @@ def openapi_spec() -> dict[str, Any]:
             "/v2/translate": {
                 "post": {
                     "summary": "DeepL v2: translate",
-                    "requestBody": _form_or_json(deepl_translate),
+                    "requestBody": _form_or_json(_deepl.request_schema()),
                     "responses": {"200": _json({"type": "object"}), **_errors(400, 403, 404, 413, 429, 456)},
                 }
             },

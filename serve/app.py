@@ -6,6 +6,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, MutableMapping
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,8 @@ from serve._openapi import openapi_spec
 from serve._service import TranslationService
 from serve._settings import ServeSettings
 
-STATIC = Path(__file__).parent / "static"
+# The web page, package data of serve; a wheel is installed unpacked, so this is a directory on disk.
+STATIC = Path(str(resources.files("serve").joinpath("static")))
 log = logging.getLogger("kakehashi.app")
 
 

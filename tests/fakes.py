@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -9,7 +10,8 @@ from mt import Hypothesis, Language, Manifest, SegmentResult, TranslationOptions
 
 
 class FakeTranslator:
-    """Translates by tagging: ``猫`` ja→en becomes ``[en]猫``; records every batch it is given.
+    """Translates by tagging: ``猫`` ja→en becomes ``[en]猫``; records every batch it is given
+    and every sentence it streams.
 
     n-best hypotheses are ``[en]猫#1``, ``[en]猫#2``, … with decreasing scores; tokens are characters.
     """
@@ -17,19 +19,37 @@ class FakeTranslator:
     def __init__(self, manifest: Manifest):
         self.manifest = manifest
         self.batches: list[list[str]] = []
+        self.streamed: list[str] = []
+        # Tests clear ``release`` to hold batches inside the engine; ``entered`` says one has arrived.
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        self.release.set()
 
-    def count_tokens(self, text: str) -> int:
+    def count_tokens(self, text: str, source: Language | None = None, target: Language | None = None) -> int:
         return len(text)
 
     def stream_segment(
-        self, sentence: str, source: Language, target: Language, options: TranslationOptions
+        self,
+        sentence: str,
+        source: Language,
+        target: Language,
+        options: TranslationOptions,
+        deadline: float | None = None,
     ) -> Iterator[str]:
+        self.streamed.append(sentence)
         text = f"[{target.code}]{sentence}"
         yield from (text[i : i + 3] for i in range(0, len(text), 3))
 
     def translate_segments(
-        self, segments: Sequence[str], source: Language, target: Language, options: TranslationOptions
+        self,
+        segments: Sequence[str],
+        source: Language,
+        target: Language,
+        options: TranslationOptions,
+        deadline: float | None = None,
     ) -> list[SegmentResult]:
+        self.entered.set()
+        assert self.release.wait(10), "a test held a batch for more than 10 s"
         self.batches.append(list(segments))
         out = []
         for text in segments:

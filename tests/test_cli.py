@@ -176,3 +176,40 @@ def test_environment_variable_selects_registry(
     monkeypatch.setenv("KAKEHASHI_REGISTRY", str(tiny_registry))
     assert main(["models", "--json"]) == 0
     assert len(json.loads(capsys.readouterr().out)) == 2
+
+
+def test_translate_json_has_the_rest_api_fields_too(tiny_registry: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["translate", "猫です。", "--from", "ja", "--to", "en", "--registry", str(tiny_registry), "--json"]
+    assert main([*args, "--max-length", "4"]) == 0
+    row = json.loads(capsys.readouterr().out)
+    # One serialisation for the CLI and /v1/translate: the API's names, and the CLI's first names beside them.
+    assert (row["source"], row["target"]) == (row["source_lang"], row["target_lang"]) == ("ja", "en")
+    assert row["tokens"] == {"source": row["source_tokens"], "target": row["target_tokens"]}
+    assert row["detected_source"] is None and row["detected"] is None
+
+
+def test_mt_never_imports_serve() -> None:
+    code = "import sys, mt, mt.cli; mt.cli.build_parser(); print(sorted(m for m in sys.modules if m.split('.')[0] == 'serve'))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "[]", done.stderr
+
+
+@pytest.mark.parametrize("command", [["serve", "--port", "0"], ["keys", "alice", "--file", "keys.toml"]])
+def test_serve_commands_without_the_serve_extra_say_what_to_install(command: list[str], tmp_path: Path) -> None:
+    # Blocking the import stands in for an installation without the serve extra.
+    code = (
+        "import sys; sys.modules['starlette'] = None; sys.modules['uvicorn'] = None; "
+        f"from mt.cli import main; sys.exit(main({command!r}))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert "pip install 'kakehashi[serve]'" in done.stderr and "kakehashi " + command[0] in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "keys.toml").exists()
+
+
+def test_serve_help_is_the_serve_packages_own() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "mt.cli", "serve", "--help"], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0 and "--redis-url" in done.stdout

@@ -11,6 +11,7 @@ from mt import (
     InvalidRequest,
     Kakehashi,
     Manifest,
+    ModelNotFound,
     Registry,
     RegistryEntry,
     TranslationOptions,
@@ -151,3 +152,15 @@ def test_stream_events_rebuild_the_layout(tmp_path: Path) -> None:
     assert pivot[-1].translation is not None and pivot[-1].translation.text == "[de][en]猫。"
     assert fakes["ja-en"].batches[-1] == ["猫。"]
     assert list(kakehashi.stream("", "ja", "en"))[-1].translation.text == ""  # type: ignore[union-attr]
+
+
+def test_model_directories_only_where_allowed(tmp_path: Path) -> None:
+    kakehashi, fakes = _service(tmp_path, JA_EN)
+    elsewhere = write_manifest(tmp_path / "elsewhere", "ja-en", ("ja", "en"), (("ja", "en"),))
+    # The CLI's --model DIR: any model directory.
+    assert kakehashi.translate(["猫。"], "ja", "en", model=str(elsewhere))[0].models == ("ja-en",)
+    servers = Kakehashi(kakehashi.registry, loader=kakehashi._loader, model_directories=False)
+    with pytest.raises(ModelNotFound, match="give an installed model name. Installed models: ja-en") as refused:
+        servers.translate(["猫。"], "ja", "en", model=str(elsewhere))
+    assert "directory" not in str(refused.value)
+    assert servers.translate(["猫。"], "ja", "en", model="ja-en")[0].text == "[en]猫。"
