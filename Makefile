@@ -2,9 +2,10 @@
 PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+# One stamp per extra installed (pyproject.toml): `make run` needs only serve, `make test` everything tests use.
+INSTALLED := $(VENV)/.installed
 
-.PHONY: run test install system-deps check bench clean
+.PHONY: run test install system-deps check bench relay clean
 
 # System packages the tests drive: Redis (started by the tests on free ports) and headless Chromium.
 SYSTEM_PACKAGES := redis-server chromium chromium-driver
@@ -24,27 +25,35 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test]'
-	touch $(STAMP)
+$(INSTALLED)-%: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[$*]'
+	touch $@
 
-install: $(STAMP)
+install: $(INSTALLED)-test
 
-run: $(STAMP)
+run: $(INSTALLED)-serve
 	$(BIN)/kakehashi serve
 
-test: $(STAMP) system-deps
+# Includes tests/test_wheel.py: the wheel built, installed into a fresh virtual environment and run from there.
+test: $(INSTALLED)-test system-deps
 	$(BIN)/python -m pytest -q tests
 
-check: $(STAMP)
+check: $(INSTALLED)-test
 	$(BIN)/python -m pip install --quiet ruff mypy
 	$(BIN)/ruff format --check mt serve tests benchmarks data
 	$(BIN)/ruff check mt serve tests benchmarks data
 	$(BIN)/mypy mt serve
 
 # Every report in benchmarks/results, from the training runs' work directories (see benchmarks/reproduce.sh).
-bench: $(STAMP)
+bench: $(INSTALLED)-bench
 	benchmarks/reproduce.sh
+
+# Continue the default model's training relay for MINUTES (default 60) on one thread, then write the relay
+# checkpoint back to data/checkpoints/kakehashi-ja-en (see README: "The training relay").
+MINUTES ?= 60
+relay: $(INSTALLED)-train
+	nice -n 10 $(BIN)/kakehashi train --resume data/checkpoints/kakehashi-ja-en --threads 1 --batch-tokens 3000 \
+		--lr 3e-4 --minutes $(MINUTES) --eval-minutes 30
 
 clean:
 	rm -rf $(VENV) .pytest_cache

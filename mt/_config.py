@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +24,28 @@ from mt._engine import RuntimeOptions
 from mt._errors import InvalidRequest
 from mt._registry import Registry
 
-PACKAGE_ROOT = Path(__file__).resolve().parent.parent
-BUILTIN_REGISTRY = PACKAGE_ROOT / "data" / "models" / "registry.toml"
+# The shipped models: data/models in the repository, installed as this package (pyproject.toml's package-dir).
+SHIPPED_MODELS_PACKAGE = "mt._models"
+
+
+def shipped_registry() -> Path | None:
+    """The registry file of the models shipped with the installed package; None where they are not installed
+    (a source tree used without ``pip install``).
+
+    A wheel is always installed unpacked, so the resource is a real file that CTranslate2 can open by path.
+    """
+    try:
+        registry = Path(str(resources.files(SHIPPED_MODELS_PACKAGE).joinpath("registry.toml")))
+    except ModuleNotFoundError:
+        return None
+    return registry if registry.is_file() else None
+
+
+def __getattr__(name: str) -> Any:
+    # BUILTIN_REGISTRY is looked up when asked for, not at import: importing mt reads nothing from disk.
+    if name == "BUILTIN_REGISTRY":
+        return shipped_registry()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _int(environ: Mapping[str, str], name: str, default: int) -> int:
@@ -67,7 +88,8 @@ class Settings:
     def registry_files(self) -> list[Path]:
         if self.registry:
             return list(self.registry)
-        return [BUILTIN_REGISTRY] if BUILTIN_REGISTRY.is_file() else []
+        shipped = shipped_registry()
+        return [shipped] if shipped else []
 
     def runtime(self) -> RuntimeOptions:
         return RuntimeOptions(

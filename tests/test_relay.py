@@ -11,36 +11,22 @@ import pytest
 import torch
 
 from mt import InvalidRequest
-from mt._prepared import load_token_data, save_token_data
-from mt._relay import checkpoint_config, pack_checkpoint, unpack_checkpoint
-from mt._training import TrainingConfig, make_recipe, train
 from mt.cli import main
+from mt.training.config import TrainingConfig
+from mt.training.loop import train
+from mt.training.recipes import make_recipe
+from mt.training.relay import checkpoint_config, pack_checkpoint, unpack_checkpoint
+from mt.training.state import RunState
+from mt.training.storage import load_token_data, save_token_data
+from tiny_models import tiny_training_config
 
 DATA = Path(__file__).parent / "data" / "tatoeba_sample.tsv"
 SHIPPED_CHECKPOINT = Path(__file__).resolve().parent.parent / "data" / "checkpoints" / "kakehashi-ja-en"
 
 
 def _config(tmp_path: Path, work: str, max_steps: int) -> TrainingConfig:
-    return TrainingConfig(
-        train=[f"tsv:{DATA}"],
-        output=tmp_path / f"{work}-model",
-        work_dir=tmp_path / work,
-        name="tiny-relay",
-        vocab_size=1000,
-        d_model=32,
-        encoder_layers=1,
-        decoder_layers=1,
-        attention_heads=2,
-        ffn_dim=64,
-        batch_tokens=400,
-        warmup_steps=4,
-        learning_rate=3e-3,
-        max_steps=max_steps,
-        eval_minutes=0,
-        dev_holdout=20,
-        dev_sentences=20,
-        log_every=1,
-        threads=1,
+    return tiny_training_config(
+        tmp_path, max_steps, work, name="tiny-relay", batch_tokens=400, warmup_steps=4, eval_minutes=0, log_every=1
     )
 
 
@@ -159,3 +145,30 @@ def test_the_shipped_checkpoint_loads_and_trains_on(tmp_path: Path) -> None:
         optimizer.step()
     after, _ = recipe.loss(model, data, [0, 1])
     assert torch.isfinite(after) and after < before < 6.0, (before, after)
+
+
+def test_run_state_reads_earlier_versions_and_refuses_unknown_keys() -> None:
+    earlier: dict[str, object] = {
+        "step": 5,
+        "epoch": 1,
+        "batch": 2,
+        "elapsed": 9.0,
+        "best": None,
+        "history": [],
+        "losses": [],
+        "checkpoints": [],
+    }
+    state = RunState.from_dict(earlier)
+    assert state.stage == 2 and state.runs == [] and state.rewarm_from is None
+    assert state.to_dict() == {**earlier, "runs": [], "stage": 2}, "optional keys stay absent until set"
+    state.rewarm_from = 5
+    assert list(state.to_dict())[-1] == "rewarm_from"
+    with pytest.raises(InvalidRequest, match="unknown keys colour; accepted: batch, best"):
+        RunState.from_dict({**earlier, "colour": "red"})
+
+
+@pytest.mark.shipped
+def test_the_shipped_run_state_round_trips_unchanged() -> None:
+    stored = torch.load(SHIPPED_CHECKPOINT / "state.pt", map_location="cpu", weights_only=False)["run"]
+    written = RunState.from_dict(stored).to_dict()
+    assert written == stored and list(written) == list(stored), "state.pt and history.json keep today's layout"

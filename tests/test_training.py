@@ -9,7 +9,9 @@ import pytest
 import torch
 
 from mt import RuntimeOptions, TranslationOptions, load_translator, parse_language
-from mt._training import TrainingConfig, train
+from mt.training.config import TrainingConfig
+from mt.training.loop import train
+from tiny_models import tiny_training_config
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -17,28 +19,7 @@ DATA = Path(__file__).parent / "data" / "tatoeba_sample.tsv"
 
 
 def _config(tmp_path: Path, max_steps: int) -> TrainingConfig:
-    return TrainingConfig(
-        train=[f"tsv:{DATA}"],
-        output=tmp_path / "model",
-        work_dir=tmp_path / "work",
-        name="tiny-trained",
-        vocab_size=1000,
-        d_model=32,
-        encoder_layers=1,
-        decoder_layers=1,
-        attention_heads=2,
-        ffn_dim=64,
-        batch_tokens=600,
-        warmup_steps=5,
-        learning_rate=3e-3,
-        max_steps=max_steps,
-        eval_minutes=1000,
-        dev_holdout=20,
-        dev_sentences=20,
-        log_every=2,
-        threads=1,
-        license="CC-BY-2.0-FR",
-    )
+    return tiny_training_config(tmp_path, max_steps)
 
 
 def test_train_resume_export(tmp_path: Path) -> None:
@@ -55,7 +36,7 @@ def test_train_resume_export(tmp_path: Path) -> None:
     steps = [row["step"] for row in state["run"]["losses"]]
     assert steps == sorted(set(steps)) and steps[-1] == 24 and steps[0] == 2
 
-    manifest = json.loads((tmp_path / "model" / "kakehashi.json").read_text(encoding="utf-8"))
+    manifest = json.loads((tmp_path / "work-model" / "kakehashi.json").read_text(encoding="utf-8"))
     assert manifest["family"] == "marian" and manifest["quantization"] == "int8"
     assert sorted(map(tuple, manifest["pairs"])) == [("en", "ja"), ("ja", "en")]
     assert manifest["corpora"]["tatoeba_sample"]["split"] == "train"
@@ -63,7 +44,7 @@ def test_train_resume_export(tmp_path: Path) -> None:
     assert manifest["license"] == "CC-BY-2.0-FR"
     assert manifest["training"]["config"]["vocab_size"] == 1000
 
-    translator = load_translator(tmp_path / "model", RuntimeOptions(device="cpu"))
+    translator = load_translator(tmp_path / "work-model", RuntimeOptions(device="cpu"))
     out = translator.translate_segments(
         ["猫が好きです。"],
         parse_language("ja"),
@@ -113,7 +94,7 @@ def _decoder_config(tmp_path: Path, max_steps: int, **changes: object) -> Traini
 
 def test_decoder_recipe_masks_the_prompt(tmp_path: Path) -> None:
     from mt._corpora import ParallelPair
-    from mt._training import DecoderRecipe
+    from mt.training.recipes import DecoderRecipe
 
     config = _decoder_config(tmp_path, 1)
     recipe = DecoderRecipe(config)

@@ -10,12 +10,43 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import sentencepiece as spm
 import torch
 
+from mt.training.config import TrainingConfig
+
 DATA = Path(__file__).parent / "data" / "tatoeba_sample.tsv"
+
+
+def tiny_training_config(tmp_path: Path, max_steps: int, work: str = "work", **changes: object) -> TrainingConfig:
+    """A Marian run on the bundled Tatoeba sample, small enough to train for a few steps in seconds; the
+    model is exported to ``tmp_path / f"{work}-model"``."""
+    config = TrainingConfig(
+        train=[f"tsv:{DATA}"],
+        output=tmp_path / f"{work}-model",
+        work_dir=tmp_path / work,
+        name="tiny-trained",
+        vocab_size=1000,
+        d_model=32,
+        encoder_layers=1,
+        decoder_layers=1,
+        attention_heads=2,
+        ffn_dim=64,
+        batch_tokens=600,
+        warmup_steps=5,
+        learning_rate=3e-3,
+        max_steps=max_steps,
+        eval_minutes=1000,
+        dev_holdout=20,
+        dev_sentences=20,
+        log_every=2,
+        threads=1,
+        license="CC-BY-2.0-FR",
+    )
+    return replace(config, **changes)  # type: ignore[arg-type]
 
 
 def sample_pairs() -> list[tuple[str, str]]:
@@ -52,7 +83,8 @@ def build_marian(directory: Path) -> Path:
     """An OPUS-MT-layout multi-target Marian model (``>>eng<<``/``>>jpn<<`` tokens, ``<pad>`` last)."""
     from transformers import MarianConfig, MarianMTModel
 
-    from mt._training import MARIAN_SPM_LAYOUT, MarianVocabulary, _zero_pad_row
+    from mt.training.recipes.marian import zero_pad_row
+    from mt.training.vocabulary import MARIAN_SPM_LAYOUT, MarianVocabulary
 
     directory.mkdir(parents=True, exist_ok=True)
     vocab = MarianVocabulary(
@@ -79,7 +111,7 @@ def build_marian(directory: Path) -> Path:
     )
     model = MarianMTModel(config).eval()
     _spread(model)
-    _zero_pad_row(model, vocab.pad_id)
+    zero_pad_row(model, vocab.pad_id)
     model.generation_config.bad_words_ids = [[vocab.pad_id]]
     model.save_pretrained(directory)
     vocab.write_hf_files(directory)

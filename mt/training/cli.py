@@ -1,6 +1,6 @@
 """``kakehashi train``: the command line of training, including the relay (``--resume DIR`` / ``--pack DIR``).
 
-Every training setting has one default, in :class:`mt._training.TrainingConfig`. With ``--resume DIR`` the
+Every training setting has one default, in :class:`mt.training.config.TrainingConfig`. With ``--resume DIR`` the
 settings stored in the relay checkpoint take the place of those defaults, and only the flags given on the
 command line change them (those that may change between runs: threads, device, precision, batch size, …).
 """
@@ -14,7 +14,8 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from mt._errors import InvalidRequest, MissingDependency
+from mt._errors import InvalidRequest
+from mt.training.config import TrainingConfig, require_torch
 
 log = logging.getLogger("kakehashi.train")
 
@@ -57,10 +58,9 @@ def _default_work_dir(name: str) -> Path:
     return Path.home() / ".cache" / "kakehashi" / "train" / name
 
 
-def build_config(args: argparse.Namespace) -> Any:
+def build_config(args: argparse.Namespace) -> TrainingConfig:
     """The run's TrainingConfig: defaults ← the relay checkpoint's settings (``--resume``) ← the flags given."""
-    from mt._relay import checkpoint_config, unpack_checkpoint
-    from mt._training import TrainingConfig
+    from mt.training.relay import checkpoint_config, unpack_checkpoint
 
     known = {f.name for f in fields(TrainingConfig)}
     values: dict[str, Any] = {}
@@ -104,24 +104,27 @@ def _parse_sample(item: str) -> tuple[str, int]:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    try:
-        import torch  # noqa: F401
-    except ImportError as exc:
-        raise MissingDependency("torch", "train", "kakehashi train") from exc
-    from mt._relay import pack_checkpoint
-    from mt._training import prepare, train
+    """``kakehashi train``: train, or only prepare the data (``--prepare-only``); pack the relay checkpoint."""
+    require_torch("kakehashi train")
+    # Imported here, not at the top: `kakehashi translate` starts without loading the training code.
+    from mt.training.data import prepare
+    from mt.training.loop import train
+    from mt.training.recipes import make_recipe
+    from mt.training.relay import pack_checkpoint
 
     config = build_config(args)
     if args.prepare_only:
-        from mt._training import make_recipe
-
         config.work_dir.mkdir(parents=True, exist_ok=True)
         (config.work_dir / "config.json").write_text(json.dumps(config.to_json(), indent=2, ensure_ascii=False))
-        data, _, dev, directions = prepare(config, make_recipe(config))
+        prepared = prepare(config, make_recipe(config))
         print(
             json.dumps(
-                {"work_dir": str(config.work_dir), "directions": directions, "dev_pairs": len(dev)}
-                | {k: len(v) for k, v in data.items() if isinstance(v, list)},
+                {
+                    "work_dir": str(config.work_dir),
+                    "directions": prepared.directions,
+                    "dev_pairs": len(prepared.dev_pairs),
+                }
+                | {k: len(v) for k, v in prepared.tokens.items() if isinstance(v, list)},
                 ensure_ascii=False,
             )
         )
@@ -135,6 +138,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def add_train_command(sub: Any) -> None:
+    """Register ``kakehashi train`` on an argparse subparsers object."""
     p = sub.add_parser("train", help="train a translation model (needs the train extra)")
     p.add_argument("--train", action="append", help="corpus spec FORMAT:PATH (repeatable)")
     p.add_argument("--dev", action="append", help="dev corpus spec (default: held out from the training data)")

@@ -42,6 +42,7 @@ def save_token_data(path: Path, data: dict[str, Any]) -> None:
 
 
 def load_token_data(path: Path) -> dict[str, Any]:
+    """What :func:`save_token_data` stored: lists of token-id lists and integers."""
     import numpy as np
 
     with np.load(path) as stored:

@@ -22,10 +22,11 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from mt._errors import InvalidRequest, MissingDependency
-from mt._prepared import DATA_FILE, PREPARED_FILE
+from mt._errors import InvalidRequest
+from mt.training.config import require_torch
+from mt.training.state import STATE_FILE
+from mt.training.storage import DATA_FILE, PREPARED_FILE
 
-STATE_FILE = "state.pt"
 VOCABULARY_PATHS = ("spm.model", "spm.vocab", "tokenizer")
 DEFAULT_MAX_BYTES = 60_000_000
 WEIGHT_DTYPES = ("float16", "float32")
@@ -34,11 +35,7 @@ DATA_KEYS = ("arch", "train", "dev", "sample", "vocab_size", "max_tokens", "bidi
 
 
 def _torch() -> Any:
-    try:
-        import torch
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise MissingDependency("torch", "train", "relay checkpoints") from exc
-    return torch
+    return require_torch("relay checkpoints")
 
 
 def _tensor_bytes(tree: Any) -> int:

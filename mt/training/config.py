@@ -1,0 +1,74 @@
+"""The settings of a training run, and the one place that imports torch for training."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mt._errors import MissingDependency
+
+# Settings that define the model and its data: a run can only be resumed with the same values.
+RESUME_KEYS = ("arch", "train", "vocab_size", "d_model", "encoder_layers", "decoder_layers", "bidirectional")
+PRECISIONS = ("float32", "bfloat16")
+ARCHITECTURES = ("marian", "decoder")
+
+
+@dataclass
+class TrainingConfig:
+    """Everything that decides a training run; stored in the run's state and in the exported manifest."""
+
+    train: list[str]
+    output: Path
+    work_dir: Path
+    dev: list[str] = field(default_factory=list)
+    name: str = "kakehashi-model"
+    arch: str = "marian"
+    init_from: str | None = None
+    pretrain_fraction: float = 0.4
+    bidirectional: bool = True
+    sample: dict[str, int] = field(default_factory=dict)
+    dev_holdout: int = 300
+    dev_sentences: int = 250
+    vocab_size: int = 8000
+    d_model: int = 256
+    encoder_layers: int = 3
+    decoder_layers: int = 3
+    attention_heads: int = 4
+    ffn_dim: int = 1024
+    dropout: float = 0.1
+    max_tokens: int = 64
+    batch_tokens: int = 3000
+    learning_rate: float = 7e-4
+    warmup_steps: int = 600
+    label_smoothing: float = 0.1
+    clip_norm: float = 1.0
+    eval_minutes: float = 10.0
+    log_every: int = 50
+    checkpoint_minutes: float = 5.0
+    average_last: int = 4
+    time_budget_minutes: float | None = None
+    session_minutes: float | None = None
+    max_steps: int | None = None
+    threads: int = 0
+    seed: int = 1
+    quantization: str = "int8"
+    license: str = "unknown"
+    device: str = "cpu"
+    precision: str = "float32"
+
+    def to_json(self) -> dict[str, Any]:
+        """The settings as JSON values (paths as strings), as stored in ``config.json`` and manifests."""
+        data = asdict(self)
+        data["output"] = str(self.output)
+        data["work_dir"] = str(self.work_dir)
+        return data
+
+
+def require_torch(purpose: str = "training") -> Any:
+    """The torch module, or :class:`MissingDependency` naming the ``train`` extra."""
+    try:
+        import torch
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise MissingDependency("torch", "train", purpose) from exc
+    return torch

@@ -1,0 +1,148 @@
+"""From corpora to training examples: cleaning, the dev hold-out, sampling, both directions, token batches.
+
+Everything here is deterministic for a given configuration (hashes and seeded generators), so that a relay
+checkpoint can rebuild the same examples in the same order on another machine.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import zlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from mt._corpora import CleaningOptions, CleaningReport, ParallelPair, clean_pairs, load_corpus
+from mt._errors import InvalidRequest
+from mt.training.config import TrainingConfig, require_torch
+from mt.training.storage import DATA_FILE, load_prepared, load_token_data, save_prepared, save_token_data
+
+if TYPE_CHECKING:
+    from mt.training.recipes import Recipe
+
+log = logging.getLogger("kakehashi.train")
+
+
+@dataclass
+class PreparedData:
+    """A run's data: token ids (the recipe's layout), the corpus description, dev pairs and directions."""
+
+    tokens: dict[str, Any]
+    corpora: dict[str, Any]
+    dev_pairs: list[ParallelPair]
+    directions: list[tuple[str, str]]
+
+    @property
+    def languages(self) -> list[str]:
+        return sorted({lang for pair in self.directions for lang in pair})
+
+
+def _holdout(pair: ParallelPair, per_mille: int) -> bool:
+    return zlib.crc32(f"{pair.corpus}:{pair.pair_id}".encode()) % 1000 < per_mille
+
+
+def _sample(pairs: list[ParallelPair], limit: int, seed: int) -> list[ParallelPair]:
+    if limit >= len(pairs):
+        return pairs
+    rng = random.Random(seed)
+    return rng.sample(pairs, limit)
+
+
+def _first(pairs: Iterator[ParallelPair]) -> list[ParallelPair]:
+    return [next(pairs)]
+
+
+def prepare_data(config: TrainingConfig) -> tuple[list[ParallelPair], list[ParallelPair], dict[str, Any]]:
+    """Load, clean and split the corpora; returns (train, dev, description of the corpora used)."""
+    options = CleaningOptions()
+    train: list[ParallelPair] = []
+    dev: list[ParallelPair] = []
+    corpora: dict[str, Any] = {}
+    dev_names = {p.corpus for spec in config.dev for p in _first(load_corpus(spec))}
+    for spec in config.train:
+        report = CleaningReport()
+        pairs = list(clean_pairs(load_corpus(spec), options, report))
+        if not pairs:
+            raise InvalidRequest(f"corpus {spec} has no usable pairs after cleaning ({report.as_dict()})")
+        name = pairs[0].corpus
+        held: list[ParallelPair] = []
+        if name not in dev_names and config.dev_holdout:
+            per_mille = max(1, min(200, round(1000 * config.dev_holdout / len(pairs))))
+            held = [p for p in pairs if _holdout(p, per_mille)]
+            pairs = [p for p in pairs if not _holdout(p, per_mille)]
+        pairs = _sample(pairs, config.sample.get(name, len(pairs)), config.seed)
+        train.extend(pairs)
+        dev.extend(held[: config.dev_holdout])
+        corpora[name] = {
+            "spec": spec,
+            "split": "train",
+            "pairs_used": len(pairs),
+            "cleaning": report.as_dict(),
+            "dev_held_out": len(held[: config.dev_holdout]),
+        }
+    for spec in config.dev:
+        dev.extend(list(clean_pairs(load_corpus(spec), CleaningOptions(drop_duplicates=False))))
+    return train, dev, corpora
+
+
+def directions(pairs: Sequence[ParallelPair], bidirectional: bool) -> list[ParallelPair]:
+    """The examples to learn from: each pair, and its reverse when training both directions."""
+    if not bidirectional:
+        return list(pairs)
+    return [p for pair in pairs for p in (pair, pair.reversed())]
+
+
+def sample_dev(dev_pairs: Sequence[ParallelPair], config: TrainingConfig) -> list[ParallelPair]:
+    """At most ``config.dev_sentences`` dev examples per direction, the same ones in every run."""
+    dev_examples = directions(dev_pairs, config.bidirectional)
+    dev_rng = random.Random(config.seed)
+    dev_by_dir: dict[str, list[ParallelPair]] = {}
+    for pair in dev_examples:
+        dev_by_dir.setdefault(f"{pair.source_lang}-{pair.target_lang}", []).append(pair)
+    return [p for pairs in dev_by_dir.values() for p in dev_rng.sample(pairs, min(len(pairs), config.dev_sentences))]
+
+
+def batches(lengths: Sequence[int], batch_tokens: int, rng: random.Random) -> list[list[int]]:
+    """Example indices grouped by length so that each batch pads to at most ``batch_tokens``, in random order."""
+    order = sorted(range(len(lengths)), key=lambda i: (lengths[i], rng.random()))
+    result: list[list[int]] = []
+    current: list[int] = []
+    longest = 0
+    for i in order:
+        longest_next = max(longest, lengths[i])
+        if current and longest_next * (len(current) + 1) > batch_tokens:
+            result.append(current)
+            current, longest_next = [], lengths[i]
+        current.append(i)
+        longest = longest_next
+    if current:
+        result.append(current)
+    rng.shuffle(result)
+    return result
+
+
+def prepare(config: TrainingConfig, recipe: Recipe) -> PreparedData:
+    """The run's data: read from the work directory when it holds it (``--prepare-only`` wrote it), else built
+    from the corpora and stored there. Also loads or trains the recipe's vocabulary."""
+    work = config.work_dir
+    prepared = load_prepared(work)
+    if prepared is not None:
+        corpora, dev_pairs, pairs = prepared
+        recipe.vocabulary(work, [], sorted({lang for pair in pairs for lang in pair}))
+        return PreparedData(load_token_data(work / DATA_FILE), corpora, dev_pairs, pairs)
+    train_pairs, dev_pairs, corpora = prepare_data(config)
+    examples = directions(train_pairs, config.bidirectional)
+    pairs = sorted({(p.source_lang, p.target_lang) for p in examples})
+    recipe.vocabulary(work, train_pairs, sorted({lang for pair in pairs for lang in pair}))
+    legacy = work / "data.pt"  # work directories of earlier versions
+    if legacy.exists():
+        tokens = require_torch().load(legacy, weights_only=False)
+    else:
+        log.info("tokenising %d examples", len(examples))
+        tokens = recipe.encode(examples)
+    save_token_data(work / DATA_FILE, tokens)
+    save_prepared(work, corpora, dev_pairs, pairs)
+    if legacy.exists():
+        legacy.unlink()
+    return PreparedData(tokens, corpora, dev_pairs, pairs)

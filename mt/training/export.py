@@ -1,0 +1,94 @@
+"""The end of a run: choose the best of the last, best-scoring and averaged weights, export and convert them
+with a manifest that names the corpora and the training settings."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from mt._corpora import ParallelPair
+from mt.training.config import TrainingConfig, require_torch
+from mt.training.data import PreparedData
+from mt.training.evaluation import convert_checkpoint, evaluate_weights
+from mt.training.recipes import Recipe
+from mt.training.state import RunState
+
+
+def manifest_base(config: TrainingConfig, prepared: PreparedData) -> dict[str, Any]:
+    """The manifest fields every conversion of the run's weights carries (evaluation and export alike)."""
+    return {
+        "name": config.name,
+        "languages": prepared.languages,
+        "pairs": prepared.directions,
+        "max_input_tokens": 2 * config.max_tokens,
+    }
+
+
+def average_state_dicts(paths: Sequence[Path]) -> dict[str, Any]:
+    """The mean of saved weights (floating-point tensors; others are taken from the last file)."""
+    torch = require_torch()
+    total: dict[str, Any] = {}
+    for path in paths:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        for key, value in state.items():
+            if value.is_floating_point():
+                total[key] = total.get(key, 0) + value.double() / len(paths)
+            else:
+                total[key] = value
+    return {k: (v.float() if v.is_floating_point() else v) for k, v in total.items()}
+
+
+def finish(
+    config: TrainingConfig,
+    recipe: Recipe,
+    model: Any,
+    run: RunState,
+    prepared: PreparedData,
+    dev_examples: Sequence[ParallelPair],
+    threads: int,
+) -> dict[str, Any]:
+    """Pick the best of (last, best, averaged) weights by dev score, export and convert to ``config.output``;
+    write the run's history. Returns the run's summary (also stored in the manifest)."""
+    torch = require_torch()
+    work = config.work_dir
+    base = manifest_base(config, prepared)
+    # A copy: loading the other candidates into the model would otherwise overwrite the last weights.
+    candidates: dict[str, dict[str, Any]] = {"last": {k: v.detach().clone() for k, v in model.state_dict().items()}}
+    if (work / "best.pt").exists():
+        candidates["best"] = torch.load(work / "best.pt", map_location="cpu", weights_only=True)
+    snapshots = [work / name for name in run.checkpoints if (work / name).exists()]
+    if len(snapshots) >= 2:
+        candidates[f"average_of_{len(snapshots)}"] = average_state_dicts(snapshots)
+    results: dict[str, dict[str, Any]] = {}
+    model.eval()
+    for label, weights in candidates.items():
+        model.load_state_dict(weights)
+        results[label] = evaluate_weights(recipe, model, work, base, dev_examples, threads)
+    chosen = max(results, key=lambda k: results[k]["mean_chrf"])
+    model.load_state_dict(candidates[chosen])
+    recipe.after_step(model)
+    checkpoint = work / "export-hf"
+    if checkpoint.exists():
+        shutil.rmtree(checkpoint)
+    recipe.export(model, checkpoint)
+    summary = {
+        "steps": run.step,
+        "epochs": round(run.epoch_fraction if run.epoch_fraction is not None else run.epoch, 2),
+        "minutes": round(run.elapsed / 60, 1),
+        "chosen_weights": chosen,
+        "dev_scores": results,
+        "examples_too_long_dropped": prepared.tokens.get("dropped_too_long", 0),
+        "runs": run.runs,
+    }
+    manifest_extra = {
+        **base,
+        "license": config.license,
+        "corpora": prepared.corpora,
+        "training": {"config": config.to_json(), "summary": summary},
+    }
+    convert_checkpoint(checkpoint, config.output, config.quantization, manifest_extra, recipe.prompt())
+    (work / "history.json").write_text(json.dumps(run.to_dict(), indent=1, ensure_ascii=False))
+    return summary
