@@ -15,6 +15,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("history", type=Path)
     parser.add_argument("--output", type=Path, required=True)
+    parser.add_argument("--manifest", type=Path, help="kakehashi.json of the exported model: its dev score as a star")
     args = parser.parse_args()
 
     import matplotlib
@@ -27,6 +28,20 @@ def main() -> None:
     losses = run["losses"]
     loss_ax.plot([r["minutes"] for r in losses], [r["loss"] for r in losses], lw=0.8)
     loss_ax.set(xlabel="minutes", ylabel="training loss (label-smoothed CE)", title="Training loss")
+    # A relay's runs happen on different machines: mark where each one started and on what.
+    for record in run.get("runs", []):
+        for ax in (loss_ax, dev_ax):
+            ax.axvline(record["from_minutes"], color="grey", lw=0.6, ls=":")
+        label = record["device"].split(" (")[-1].rstrip(")") if "(" in record["device"] else record["device"]
+        loss_ax.annotate(
+            f"{label}, {record['threads']} threads" if label == "cpu" else label,
+            (record["from_minutes"], 1.0),
+            xycoords=("data", "axes fraction"),
+            fontsize=7,
+            rotation=90,
+            va="top",
+            ha="right",
+        )
     evals = run["history"]
     directions = sorted({k for e in evals for k, v in e.items() if isinstance(v, dict)})
     for direction in directions:
@@ -41,6 +56,19 @@ def main() -> None:
             ls="--",
             label=f"{direction} chrF",
         )
+    if args.manifest:
+        summary = json.loads(args.manifest.read_text(encoding="utf-8"))["training"]["summary"]
+        chosen = summary["dev_scores"][summary["chosen_weights"]]
+        for direction in sorted(k for k, v in chosen.items() if isinstance(v, dict)):
+            for metric, marker in (("bleu", "*"), ("chrf", "P")):
+                dev_ax.plot(
+                    [summary["minutes"]],
+                    [chosen[direction][metric]],
+                    marker=marker,
+                    ms=11,
+                    ls="none",
+                    label=f"exported, {direction} {metric}",
+                )
     dev_ax.set(xlabel="minutes", ylabel="score", title="Dev set (greedy, CTranslate2 int8)")
     dev_ax.legend(fontsize=8)
     fig.tight_layout()

@@ -1,0 +1,398 @@
+"""``kakehashi bench``: the scorer against sacreBLEU's own command line, significance, test sets, systems, reports."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from mt import InvalidRequest
+from mt._evaluation import paired_bootstrap, score_corpus
+from mt.bench import cli
+from mt.bench.quality import QualityOptions, run_quality
+from mt.bench.systems import HttpSystem, SystemFailed, parse_system
+from mt.bench.testsets import TestSetError as DataError
+from mt.bench.testsets import resolve
+
+DATA = Path(__file__).parent / "data"
+JA, EN = DATA / "tatoeba_test_200.ja", DATA / "tatoeba_test_200.en"
+FILES = f"files:{JA},{EN}"
+
+
+def _lines(path: Path, count: int = 60) -> list[str]:
+    return path.read_text(encoding="utf-8").splitlines()[:count]
+
+
+def _degrade(lines: list[str]) -> list[str]:
+    """A plausible system output: every third sentence cut short, some words dropped."""
+    out = []
+    for i, line in enumerate(lines):
+        if i % 3 == 0:
+            line = line[: max(1, len(line) // 2)]
+        out.append(line.replace("the ", "").replace("は", "が"))
+    return out
+
+
+@pytest.mark.parametrize(("reference", "target", "tokenizer"), [(EN, "en", "13a"), (JA, "ja", "ja-mecab")])
+def test_scorer_matches_sacrebleu_command_line(tmp_path: Path, reference: Path, target: str, tokenizer: str) -> None:
+    references = _lines(reference)
+    hypotheses = _degrade(references)
+    ref_file, hyp_file = tmp_path / "ref.txt", tmp_path / "hyp.txt"
+    ref_file.write_text("\n".join(references) + "\n", encoding="utf-8")
+    hyp_file.write_text("\n".join(hypotheses) + "\n", encoding="utf-8")
+    command = [sys.executable, "-m", "sacrebleu", str(ref_file), "-i", str(hyp_file), "-m", "bleu", "chrf", "ter"]
+    command += ["--tokenize", tokenizer, "--format", "json", "--width", "2"]
+    if target == "ja":
+        command.append("--ter-asian-support")
+    cli_scores = {
+        row["name"]: row for row in json.loads(subprocess.run(command, capture_output=True, check=True).stdout)
+    }
+
+    ours = score_corpus(hypotheses, references, target)
+
+    assert 0 < ours.bleu < 100 and 0 < ours.ter
+    assert ours.bleu == pytest.approx(cli_scores["BLEU"]["score"], abs=1e-9)
+    assert ours.chrf == pytest.approx(cli_scores["chrF2"]["score"], abs=1e-9)
+    assert ours.ter == pytest.approx(cli_scores["TER"]["score"], abs=1e-9)
+    assert ours.bleu_signature == cli_scores["BLEU"]["signature"]
+    assert ours.chrf_signature == cli_scores["chrF2"]["signature"]
+    assert ours.ter_signature == cli_scores["TER"]["signature"]
+    assert f"tok:{tokenizer}" in ours.bleu_signature
+
+
+def test_scorer_rejects_mismatched_lengths_and_unknown_tokenizer() -> None:
+    with pytest.raises(InvalidRequest, match="2 hypotheses for 3 references"):
+        score_corpus(["a", "b"], ["a", "b", "c"], "en")
+    with pytest.raises(InvalidRequest, match="accepted: auto, 13a"):
+        score_corpus(["a"], ["a"], "en", tokenize="moses")
+
+
+def test_paired_bootstrap_marks_real_differences_only() -> None:
+    references = _lines(EN)
+    weak = _degrade(references)
+    comparison = paired_bootstrap(
+        {"weak": weak, "perfect": references, "same": list(weak)}, references, "en", resamples=200
+    )
+    assert comparison.baseline == "weak"
+    assert comparison.systems["weak"]["BLEU"].p_value is None
+    perfect, same = comparison.systems["perfect"], comparison.systems["same"]
+    assert perfect["BLEU"].score == 100.0 and perfect["BLEU"].significant and perfect["BLEU"].p_value < 0.05
+    assert perfect["TER"].significant and perfect["TER"].score == 0.0
+    assert not same["BLEU"].significant and same["BLEU"].score == comparison.systems["weak"]["BLEU"].score
+    assert "bs:200" in comparison.signatures["BLEU"] and "seed:12345" in comparison.signatures["BLEU"]
+    with pytest.raises(InvalidRequest, match="at least two systems"):
+        paired_bootstrap({"weak": weak}, references, "en")
+
+
+def _fake_data_dir(root: Path) -> Path:
+    wmt = root / "testsets" / "wmt23"
+    wmt.mkdir(parents=True)
+    (wmt / "generaltest2023.en-ja.en").write_text("Hello.\nGood night.\nThanks.\n", encoding="utf-8")
+    (wmt / "generaltest2023.en-ja.ja").write_text("こんにちは。\nおやすみ。\nありがとう。\n", encoding="utf-8")
+    flores = root / "testsets" / "flores200"
+    flores.mkdir(parents=True)
+    (flores / "flores200.devtest.jpn_Jpan").write_text("猫。\n犬。\n", encoding="utf-8")
+    (flores / "flores200.devtest.eng_Latn").write_text("Cat.\n", encoding="utf-8")
+    return root
+
+
+def test_testset_registry_by_name_and_direction(tmp_path: Path) -> None:
+    environ = {"KAKEHASHI_DATA_DIR": str(_fake_data_dir(tmp_path / "data"))}
+    wmt = resolve("wmt23:en-ja", environ, limit=2)
+    assert (wmt.key, wmt.sources, wmt.references, wmt.total) == (
+        "wmt23:en-ja",
+        ("Hello.", "Good night."),
+        ("こんにちは。", "おやすみ。"),
+        3,
+    )
+    assert "research" in wmt.license
+    with pytest.raises(DataError, match=r"unknown test set 'wmt99'; known: .*flores200-devtest.*wmt23"):
+        resolve("wmt99:ja-en", environ)
+    with pytest.raises(DataError, match="no direction ja-fr; it has: ja-en, en-ja"):
+        resolve("wmt23:ja-fr", environ)
+    with pytest.raises(DataError, match="generaltest2023.ja-en.ja is missing"):
+        resolve("wmt23:ja-en", environ)
+    with pytest.raises(DataError, match="has 2 lines but .* has 1"):
+        resolve("flores200-devtest:ja-en", environ)
+    missing = tmp_path / "nowhere"
+    with pytest.raises(DataError, match=f"{missing} \\(from KAKEHASHI_DATA_DIR\\) does not exist; set KAKEHASHI"):
+        resolve("wmt23:en-ja", {"KAKEHASHI_DATA_DIR": str(missing)})
+    local = resolve(FILES, {}, limit=5)
+    assert (local.source_lang, local.target_lang, len(local.sources), local.total) == ("ja", "en", 5, 200)
+    assert resolve(f"files:{EN},{JA}:en-ja", {}).pair == "en-ja"
+
+
+def test_system_specs() -> None:
+    model = parse_system("big=kakehashi-ja-en:beam=5,compute_type=float32")
+    assert (model.name, model.kind, model.location, model.option_map) == (
+        "big",
+        "model",
+        "kakehashi-ja-en",
+        {"beam": "5", "compute_type": "float32"},
+    )
+    lt = parse_system("libretranslate+http://127.0.0.1:5000:batch=8")
+    assert (lt.name, lt.kind, lt.location, lt.int_option("batch", 16)) == (
+        "libretranslate",
+        "libretranslate",
+        "http://127.0.0.1:5000",
+        8,
+    )
+    assert parse_system("ours=kakehashi+http://localhost:8000").location == "http://localhost:8000"
+    assert parse_system("old=file:out/hyps.txt").kind == "file"
+    with pytest.raises(InvalidRequest, match="unknown option 'beem'.*accepted: beam, compute_type"):
+        parse_system("m=kakehashi-ja-en:beem=5")
+    with pytest.raises(InvalidRequest, match="must be a number"):
+        parse_system("lt=libretranslate+http://h:1:batch=x").int_option("batch", 1)
+    with pytest.raises(InvalidRequest, match="DEEPL_AUTH_KEY"):
+        HttpSystem(parse_system("deepl+https://api-free.deepl.com"), environ={})
+
+
+def test_hypothesis_file_with_wrong_line_count(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    short = tmp_path / "short.txt"
+    short.write_text("one\ntwo\nthree\n", encoding="utf-8")
+    status = cli.main(
+        ["quality", "--system", f"a=file:{short}", "--testset", FILES, "--limit", "10", "--output", str(tmp_path)]
+    )
+    assert status == 2
+    error = capsys.readouterr().err
+    assert (
+        f"hypothesis file {short} has 3 lines but files-tatoeba_test_200:ja-en has 10 (or 200, the whole set)" in error
+    )
+
+
+def _libretranslate(fail_after: int, seen: list[list[str]]) -> httpx.MockTransport:
+    def handler(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        if len(seen) >= fail_after:
+            return httpx.Response(503, text="overloaded")
+        seen.append(body["q"])
+        return httpx.Response(200, json={"translatedText": [f"EN {q}" for q in body["q"]]})
+
+    return httpx.MockTransport(handler)
+
+
+def test_endpoint_failing_midway_retries_then_keeps_partial_results(tmp_path: Path) -> None:
+    testset = resolve(FILES, {}, limit=6)
+    spec = parse_system("lt=libretranslate+http://mt.example:batch=2,retries=2,backoff=0.5")
+    seen: list[list[str]] = []
+    waits: list[float] = []
+    failing = HttpSystem(spec, {}, _libretranslate(fail_after=1, seen=seen), sleep=waits.append)
+    options = QualityOptions(tmp_path, resamples=10, progress=False)
+    with pytest.raises(
+        SystemFailed, match=r"system 'lt' \(http://mt.example/translate\) failed 3 times; last: HTTP 503"
+    ):
+        run_quality([failing], [testset], options)
+    assert waits == [0.5, 1.0]  # exponential backoff
+    partial = tmp_path / "translations" / "lt" / "files-tatoeba_test_200.ja-en.partial.txt"
+    assert partial.read_text(encoding="utf-8").splitlines() == [f"EN {s}" for s in testset.sources[:2]]
+
+    resumed: list[list[str]] = []
+    working = HttpSystem(spec, {}, _libretranslate(fail_after=99, seen=resumed))
+    report = run_quality([working], [testset], options)
+    assert resumed == [list(testset.sources[2:4]), list(testset.sources[4:6])]  # only what was missing
+    assert report.results[0].sentences == 6 and not report.results[0].reused
+    assert not partial.exists()
+
+    again: list[list[str]] = []
+    rerun = run_quality([HttpSystem(spec, {}, _libretranslate(99, again))], [testset], options)
+    assert again == [] and rerun.results[0].reused  # a rerun only scores
+
+
+def test_endpoint_down_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from conftest import free_port
+
+    url = f"http://127.0.0.1:{free_port()}"
+    status = cli.main(
+        [
+            "quality",
+            "--system",
+            f"down=libretranslate+{url}:retries=1,backoff=0.01",
+            "--testset",
+            FILES,
+            "--limit",
+            "3",
+            "--output",
+            str(tmp_path),
+            "--no-progress",
+        ]
+    )
+    assert status == 2
+    error = capsys.readouterr().err
+    assert f"system 'down' ({url}/translate) failed 2 times; last: ConnectError" in error
+    assert "0 of 3 translations" in error
+
+
+def _check_png(path: Path) -> None:
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 2000
+
+
+@pytest.mark.integration
+def test_quality_bench_against_our_server_through_libretranslate(
+    start_server: Any, tiny_models: dict[str, Path], tmp_path: Path
+) -> None:
+    server = start_server()
+    out = tmp_path / "report"
+    argv = [
+        "quality",
+        "--system",
+        f"server=libretranslate+{server.url}:batch=4",
+        "--system",
+        f"local={tiny_models['marian']}:compute_type=float32,beam=1,max_length=12",
+        "--testset",
+        FILES,
+        "--limit",
+        "10",
+        "--resamples",
+        "100",
+        "--output",
+        str(out),
+        "--no-progress",
+    ]
+    assert cli.main(argv) == 0
+    report = json.loads((out / "quality.json").read_text(encoding="utf-8"))
+    rows = {r["system"]: r for r in report["results"]}
+    assert set(rows) == {"server", "local"} and all(r["sentences"] == 10 for r in rows.values())
+    assert rows["server"]["comparison"] is None and set(rows["local"]["comparison"]) == {"BLEU", "chrF2", "TER"}
+    assert all(0 <= r["score"]["chrf"] <= 100 and "tok:13a" in r["score"]["bleu_signature"] for r in rows.values())
+    assert report["testsets"][0]["sentences"] == 10 and report["testsets"][0]["of"] == 200
+    assert report["systems"][1]["model"]["path"] == str(tiny_models["marian"].resolve())
+    assert report["machine"]["libraries"]["sacrebleu"]
+    kept = (out / "translations" / "server" / "files-tatoeba_test_200.ja-en.txt").read_text(encoding="utf-8")
+    assert len(kept.splitlines()) == 10
+    markdown = (out / "quality.md").read_text(encoding="utf-8")
+    assert "| system | BLEU | Δ BLEU |" in markdown and "| server |" in markdown and "| local |" in markdown
+    assert "bs:100" in markdown
+    _check_png(out / "quality.png")
+
+    server.stop()  # the rerun must not need the server: the translations are kept
+    assert cli.main(argv) == 0
+    rerun = json.loads((out / "quality.json").read_text(encoding="utf-8"))
+    assert all(r["reused"] for r in rerun["results"])
+    assert [r["score"] for r in rerun["results"]] == [r["score"] for r in report["results"]]
+
+
+@pytest.mark.integration
+def test_speed_bench_over_compute_types(tiny_models: dict[str, Path], tmp_path: Path) -> None:
+    model = tiny_models["marian"]
+    out = tmp_path / "speed"
+    argv = ["speed", "--system", f"f32={model}:compute_type=float32", "--system", f"i8={model}:compute_type=int8"]
+    argv += ["--testset", FILES, "--sentences", "10", "--batch-sizes", "1,5", "--beam-sizes", "2"]
+    argv += ["--repeats", "1", "--max-length", "8", "--threads", "1", "--output", str(out)]
+    assert cli.main(argv) == 0
+    report = json.loads((out / "speed.json").read_text(encoding="utf-8"))
+    cells = {(r["system"], r["batch_size"], r["beam_size"]): r for r in report["results"]}
+    assert set(cells) == {("f32", 1, 2), ("f32", 5, 2), ("i8", 1, 2), ("i8", 5, 2)}
+    for (system, _, _), row in cells.items():
+        assert row["tokens_per_s"] > 0 and row["sentences_per_s"] > 0 and row["peak_rss_mb"] > 10
+        assert 0 < row["latency_ms"]["p50"] <= row["latency_ms"]["p95"] and row["load_s"] > 0
+        if system == "f32":
+            assert row["speed_ratio"] == 1.0 and row["memory_ratio"] == 1.0
+    assert cells[("i8", 5, 2)]["speed_ratio"] == pytest.approx(
+        cells[("i8", 5, 2)]["tokens_per_s"] / cells[("f32", 5, 2)]["tokens_per_s"], rel=0.01
+    )
+    assert report["machine"]["cpu"] and report["settings"]["sentences"] == 10
+    assert "| f32 | 1 | 2 |" in (out / "speed.md").read_text(encoding="utf-8")
+    _check_png(out / "speed.png")
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_speed_bench_transformers_against_ctranslate2(
+    tiny_checkpoints: dict[str, Path], tiny_models: dict[str, Path], tmp_path: Path
+) -> None:
+    argv = ["speed", "--system", f"ct2={tiny_models['marian']}:compute_type=float32"]
+    argv += ["--system", f"torch=transformers:{tiny_checkpoints['marian']}"]
+    argv += ["--testset", FILES, "--sentences", "6", "--batch-sizes", "3", "--beam-sizes", "1", "--repeats", "1"]
+    argv += ["--max-length", "8", "--threads", "1", "--output", str(tmp_path)]
+    assert cli.main(argv) == 0
+    rows = {r["system"]: r for r in json.loads((tmp_path / "speed.json").read_text(encoding="utf-8"))["results"]}
+    assert rows["torch"]["target_tokens"] > 0 and rows["torch"]["speed_ratio"] > 0
+    # The same weights, tokens and greedy search: both engines produce the same number of target tokens.
+    assert rows["torch"]["target_tokens"] == rows["ct2"]["target_tokens"]
+
+
+@pytest.mark.parametrize(
+    ("spec", "path", "answer"),
+    [
+        ("libretranslate+http://mt.example", "/translate", lambda texts: {"translatedText": texts}),
+        ("deepl+https://mt.example", "/v2/translate", lambda texts: {"translations": [{"text": t} for t in texts]}),
+        (
+            "kakehashi+http://mt.example:beam=2",
+            "/v1/translate",
+            lambda texts: {"translations": [{"text": t} for t in texts]},
+        ),
+    ],
+)
+def test_each_endpoint_kind_speaks_its_api(spec: str, path: str, answer: Any) -> None:
+    requests: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        requests.append(request)
+        body = json.loads(request.content)
+        texts = body.get("q") or body.get("text") or body.get("texts")
+        return httpx.Response(200, json=answer([f"{t}!\nnext line" for t in texts]))
+
+    system = HttpSystem(parse_system(f"s={spec}"), {"DEEPL_AUTH_KEY": "secret"}, httpx.MockTransport(handler))
+    assert system.translate(["猫", "犬"], "ja", "en") == ["猫!\nnext line", "犬!\nnext line"]
+    (request,) = requests
+    body = json.loads(request.content)
+    assert request.url.path == path
+    if "deepl" in spec:
+        assert request.headers["authorization"] == "DeepL-Auth-Key secret"
+        assert (body["source_lang"], body["target_lang"]) == ("JA", "EN-US")
+    elif "kakehashi" in spec:
+        assert body["options"] == {"beam_size": 2} and (body["source"], body["target"]) == ("ja", "en")
+    else:
+        assert body == {"q": ["猫", "犬"], "source": "ja", "target": "en", "format": "text"}
+
+
+def test_a_client_error_is_not_retried() -> None:
+    calls: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        return httpx.Response(403, json={"error": "invalid API key"})
+
+    system = HttpSystem(parse_system("lt=libretranslate+http://mt.example"), {}, httpx.MockTransport(handler))
+    with pytest.raises(SystemFailed, match=r"system 'lt' .* refused the request: HTTP 403: .*invalid API key"):
+        system.translate(["猫"], "ja", "en")
+    assert calls == [1]
+
+
+def test_bench_registers_on_the_kakehashi_parser(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="kakehashi")
+    cli.add_bench_command(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["bench", "testsets", "--json"])
+    assert args.func(args) == 0
+    names = {row["name"] for row in json.loads(capsys.readouterr().out)}
+    assert {"flores200-devtest", "wmt23", "tatoeba-test", "wikikyoto-test", "ntrex128", "bsd-test"} <= names
+
+
+def test_reports_without_matplotlib_name_the_extra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mt import MissingDependency
+    from mt.bench.report import write_reports
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if not installed
+    hyps = tmp_path / "hyps.txt"
+    hyps.write_text("\n".join(_lines(EN, 10)) + "\n", encoding="utf-8")
+    report = run_quality(
+        [cli_system(f"a=file:{hyps}")], [resolve(FILES, {}, limit=10)], QualityOptions(tmp_path, progress=False)
+    ).to_json()
+    with pytest.raises(MissingDependency, match=r"pip install 'kakehashi\[bench\]'"):
+        write_reports("quality", report, tmp_path / "out")
+    # The JSON and the Markdown are written before the chart is drawn.
+    assert json.loads((tmp_path / "out" / "quality.json").read_text(encoding="utf-8"))["results"][0]["sentences"] == 10
+    assert "| a | 100.0 |" in (tmp_path / "out" / "quality.md").read_text(encoding="utf-8")
+
+
+def cli_system(text: str) -> Any:
+    from mt.bench.systems import open_system
+
+    return open_system(parse_system(text), environ={})
