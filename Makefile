@@ -2,7 +2,8 @@
 PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
-# One stamp per extra installed (pyproject.toml): `make run` needs only serve, `make test` everything tests use.
+# One stamp per set of extras installed (pyproject.toml): `make run` needs serve and bridge (references and
+# cultural notes), `make test` everything the tests use.
 INSTALLED := $(VENV)/.installed
 
 .PHONY: run test install system-deps check bench relay clean
@@ -31,7 +32,7 @@ $(INSTALLED)-%: pyproject.toml | $(BIN)/python
 
 install: $(INSTALLED)-test
 
-run: $(INSTALLED)-serve
+run: $(INSTALLED)-serve,bridge
 	$(BIN)/kakehashi serve
 
 # Includes tests/test_wheel.py: the wheel built, installed into a fresh virtual environment and run from there.
@@ -53,7 +54,7 @@ bench: $(INSTALLED)-bench
 MINUTES ?= 60
 relay: $(INSTALLED)-train
 	nice -n 10 $(BIN)/kakehashi train --resume data/checkpoints/kakehashi-ja-en --threads 1 --batch-tokens 3000 \
-		--lr 3e-4 --minutes $(MINUTES) --eval-minutes 30
+		--lr 3e-4 --minutes $(MINUTES) --eval-minutes 30 --checkpoint-minutes 5
 
 clean:
 	rm -rf $(VENV) .pytest_cache
