@@ -55,6 +55,25 @@ def speed_section(name: str, title: str, report: dict[str, Any]) -> list[str]:
     return lines + [f"![{name}]({name}.png)", ""]
 
 
+def decoding_section(report: dict[str, Any]) -> list[str]:
+    lines = [
+        "## Decoding settings (`decoding.json`, `benchmarks/decoding.py`)",
+        "",
+        f"`{report['model']}` int8 on the first {report['sentences']} pairs of {report['dev']}, both directions; "
+        "'repeating' counts outputs that repeat a word trigram (characters for Japanese).",
+        "",
+    ]
+    rows = []
+    for r in report["results"]:
+        row = [r["setting"]]
+        for direction in ("ja-en", "en-ja"):
+            d = r[direction]
+            row += [d["bleu"], d["chrf"], d["repeating_outputs"], d["sentences_per_s"]]
+        rows.append(row)
+    header = ["setting"] + [f"{d} {m}" for d in ("ja→en", "en→ja") for m in ("BLEU", "chrF", "repeating", "sent/s")]
+    return lines + _table(header, rows)
+
+
 def http_section(report: dict[str, Any]) -> list[str]:
     lines = ["## HTTP service (`http_load.json`)", ""]
     rows = []
@@ -172,6 +191,9 @@ def main() -> None:
         report = _load(name + ".json")
         if report:
             lines += speed_section(name, title, report)
+    decoding = _load("decoding.json")
+    if decoding:
+        lines += decoding_section(decoding)
     http = _load("http_load.json")
     if http:
         lines += http_section(http)
