@@ -32,7 +32,12 @@ $(INSTALLED)-%: pyproject.toml | $(BIN)/python
 
 install: $(INSTALLED)-test
 
+# The default model's reference index (source references) is built on first start from ../shared/data
+# (KAKEHASHI_DATA_DIR); without the corpora the server runs and says so in each response's annotations.
+REFERENCE_INDEX := data/models/kakehashi-ja-en/index
 run: $(INSTALLED)-serve,bridge
+	@test -f $(REFERENCE_INDEX)/index.json || $(BIN)/kakehashi index build --model kakehashi-ja-en || \
+		echo "no reference index built (see above); references will say so until 'kakehashi index build' runs"
 	$(BIN)/kakehashi serve
 
 # Includes tests/test_wheel.py: the wheel built, installed into a fresh virtual environment and run from there.

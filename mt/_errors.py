@@ -80,3 +80,25 @@ class MissingDependency(KakehashiError):
             f"{purpose} needs the Python package {module!r}, which is not installed; "
             f"install it with: pip install 'kakehashi[{extra}]'"
         )
+
+
+class ReferenceIndexMissing(KakehashiError):
+    """A model has no reference index (the training pairs that support its output) yet."""
+
+    def __init__(self, model: str, searched: Iterable[object]):
+        self.model = model
+        places = ", ".join(str(p) for p in searched)
+        super().__init__(
+            f"model {model!r} has no reference index (looked in {places}); build it with: "
+            f"kakehashi index build --model {model}"
+        )
+
+
+class InvalidReferenceIndex(KakehashiError):
+    """A reference index exists but is corrupt, of another format version, or built for another model."""
+
+    def __init__(self, path: object, problem: str, model: str):
+        self.path = path
+        super().__init__(
+            f"reference index {path} is not usable: {problem}; rebuild it with: kakehashi index build --model {model}"
+        )

@@ -15,6 +15,8 @@ from typing import Any
 from mt._errors import InvalidModel
 
 MANIFEST_NAME = "kakehashi.json"
+# A model's reference index may live in this subfolder of the model directory; it is not part of the model.
+REFERENCE_INDEX_DIR = "index"
 MANIFEST_VERSION = 1
 
 # family -> architecture; the family decides how language tokens are spelled.

@@ -13,10 +13,11 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from mt._engine import RuntimeOptions, SegmentResult, TranslationOptions, Translator, load_translator
 from mt._errors import InvalidRequest, UnsupportedLanguagePair
+from mt._glossary import Glossary, apply_glossary
 from mt._langid import DetectedLanguage, LanguageDetector
 from mt._languages import Language, parse_language
 from mt._registry import Registry, RegistryEntry, Route
@@ -31,9 +32,19 @@ class Alternative:
     score: float
 
 
+class Annotation(Protocol):
+    """A source reference or a cultural note, as the annotation step (``mt._annotate``) attaches them."""
+
+    def to_json(self) -> dict[str, Any]: ...
+
+
 @dataclass(frozen=True)
 class Segment:
-    """One source sentence and its translation; ``start``/``end`` index the source text."""
+    """One source sentence and its translation; ``start``/``end`` index the source text.
+
+    ``references`` (the corpus pairs that support the translation, best first) and ``support`` (0..1, the share of
+    the output's content words attested in them) are None until the annotation step fills them.
+    """
 
     source: str
     start: int
@@ -41,6 +52,8 @@ class Segment:
     text: str
     score: float
     alternatives: tuple[str, ...] = ()
+    references: tuple[Annotation, ...] | None = None
+    support: float | None = None
 
 
 @dataclass(frozen=True)
@@ -49,7 +62,8 @@ class Translation:
 
     ``score`` is the mean length-normalised log-probability of its sentences (0 is certain); ``alternatives``
     are whole-text alternatives built from the sentences' n-best lists; ``models`` names the model(s) used,
-    two when the pair was pivoted through English.
+    two when the pair was pivoted through English. ``notes`` (cultural notes on the source text) and
+    ``annotations`` (a status per requested annotation kind, "ok" or why not) are filled by the annotation step.
     """
 
     text: str
@@ -63,10 +77,14 @@ class Translation:
     target_tokens: int = 0
     models: tuple[str, ...] = ()
     cached: bool = False
+    notes: tuple[Annotation, ...] | None = None
+    annotations: dict[str, str] = field(default_factory=dict)
 
-    def to_json(self, references: bool = False) -> dict[str, Any]:
+    def to_json(self, references: bool = False, notes: bool = False) -> dict[str, Any]:
         """The one JSON form of a translation: the REST API's ``/v1/translate`` rows and ``kakehashi translate
-        --json`` lines. ``references`` adds each segment's (still empty) list of source references."""
+        --json`` lines. ``references`` adds each segment's references and support score and ``notes`` the
+        cultural notes, where the annotation step produced them, and either adds ``annotations``, the status of
+        each requested kind (a segment's ``references`` are null when its status is not "ok")."""
         detected = (
             None
             if self.detected is None
@@ -83,9 +101,16 @@ class Translation:
                 "alternatives": list(s.alternatives),
             }
             if references:
-                # Filled by the reference index over the training corpora once one is installed.
-                row["references"] = []
+                # null, not [], when there are none to give (no index): "annotations" says why.
+                row["references"] = None if s.references is None else [r.to_json() for r in s.references]
+                row["support"] = None if s.support is None else round(s.support, 4)
             segments.append(row)
+        extra: dict[str, Any] = {}
+        if notes:
+            extra["notes"] = [] if self.notes is None else [n.to_json() for n in self.notes]
+        if references or notes:
+            requested = [kind for kind, wanted in (("references", references), ("notes", notes)) if wanted]
+            extra["annotations"] = {kind: self.annotations.get(kind, "not annotated") for kind in requested}
         return {
             "text": self.text,
             "source": self.source_lang,
@@ -104,6 +129,7 @@ class Translation:
             "detected": detected,
             "source_tokens": self.source_tokens,
             "target_tokens": self.target_tokens,
+            **extra,
         }
 
 
@@ -216,11 +242,13 @@ class Kakehashi:
         model: str | None = None,
         options: TranslationOptions | None = None,
         deadline: float | None = None,
+        glossary: Glossary | None = None,
     ) -> list[Translation]:
         """Translate ``texts`` from ``source`` (a language code or ``"auto"``) into ``target``.
 
         All sentences of all texts that take the same route go to the model together. ``deadline``
-        (``time.monotonic()``) is handed to the translators, for those that queue.
+        (``time.monotonic()``) is handed to the translators, for those that queue. ``glossary``: its source
+        terms get its target terms in texts of its language pair (:func:`mt._glossary.apply_glossary`).
 
         Raises:
             UnsupportedLanguage, UnsupportedLanguagePair, ModelNotFound, InvalidModel, InvalidRequest.
@@ -228,6 +256,12 @@ class Kakehashi:
         options = options or TranslationOptions()
         target_lang = parse_language(target)
         jobs = self._plan(texts, source, target_lang, model, options)
+        if glossary is not None and (
+            glossary.target != target_lang.base or (source != AUTO and parse_language(source).base != glossary.source)
+        ):
+            raise InvalidRequest(
+                f"the glossary translates {glossary.source}→{glossary.target}; this request is {source}→{target_lang.code}"
+            )
         # Texts that take the same route (the same source language) share one call per leg.
         groups: dict[str, list[_Job]] = {}
         for job in jobs:
@@ -238,7 +272,14 @@ class Kakehashi:
             route = group[0].route
             assert route is not None
             sentences = [sentence for job in group for sentence in job.sentences]
-            translated = self._run_route(sentences, route, options, deadline)
+            if glossary is not None and group[0].source.base == glossary.source:
+
+                def run(batch: list[str], leg_options: TranslationOptions, r: Route = route) -> list[SegmentResult]:
+                    return self._run_route(batch, r, leg_options, deadline)
+
+                translated = apply_glossary(glossary, sentences, options, run)
+            else:
+                translated = self._run_route(sentences, route, options, deadline)
             cursor = 0
             for job in group:
                 count = len(job.sentences)

@@ -19,7 +19,7 @@ from typing import Any
 
 from mt._errors import InvalidModel, InvalidRequest, ModelNotFound, UnsupportedLanguagePair
 from mt._languages import Language
-from mt._manifest import MANIFEST_NAME, Manifest
+from mt._manifest import MANIFEST_NAME, REFERENCE_INDEX_DIR, Manifest
 
 PIVOT = "en"
 
@@ -100,7 +100,7 @@ class Registry:
                 "languages": list(entry.manifest.languages),
                 "pairs": [f"{a}-{b}" for a, b in entry.manifest.directions()],
                 "quantization": entry.manifest.quantization,
-                "size_bytes": sum(f.stat().st_size for f in entry.path.rglob("*") if f.is_file()),
+                "size_bytes": _model_bytes(entry.path),
                 "path": str(entry.path),
                 "default": entry.default,
                 "license": entry.manifest.license,
@@ -170,3 +170,9 @@ def read_registry_file(path: Path) -> list[RegistryEntry]:
             RegistryEntry(str(item.get("name", manifest.name)), model_dir, manifest, bool(item.get("default", False)))
         )
     return entries
+
+
+def _model_bytes(directory: Path) -> int:
+    """The model's own size on disk: its reference index, an add-on built beside it, is not counted."""
+    index = directory / REFERENCE_INDEX_DIR
+    return sum(f.stat().st_size for f in directory.rglob("*") if f.is_file() and index not in f.parents)

@@ -11,10 +11,13 @@ import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from mt._annotate import Annotator
 from mt._config import Settings
 from mt._engine import TranslationOptions
 from mt._errors import KakehashiError, MissingDependency
-from mt._pipeline import AUTO, Kakehashi
+from mt._glossary import load_glossary
+from mt._index_cli import add_index_command
+from mt._pipeline import AUTO, Kakehashi, Translation
 from mt.bench.cli import add_bench_command
 from mt.training.cli import add_train_command
 
@@ -62,27 +65,70 @@ def _other_language(source: str, kakehashi: Kakehashi) -> str:
     return "ja" if source.split("-")[0] == "en" else "en"
 
 
+# Below this support score a translated sentence is flagged as weakly supported by the training data.
+WEAK_SUPPORT = 0.5
+
+
+def _print_annotations(result: Translation, references: bool, notes: bool) -> None:
+    """The references and notes of one translation as indented text under it."""
+    for kind, status in result.annotations.items():
+        if status != "ok":
+            print(f"  [{kind}: {status}]")
+    if references:
+        for segment in result.segments:
+            if segment.references is None:
+                continue
+            support = segment.support if segment.support is not None else 0.0
+            flag = " (weakly supported)" if support < WEAK_SUPPORT else ""
+            print(f"  {segment.text.strip()}  — support {support:.2f}{flag}")
+            for number, reference in enumerate(segment.references, start=1):
+                row = reference.to_json()
+                print(f"    {number}. {row['source']} → {row['target']}")
+                print(f"       {row['corpus']} {row['id']}, {row['license']}, {row['url'] or 'no public page'}")
+    for note in (result.notes or ()) if notes else ():
+        row = note.to_json()
+        reading = ", ".join(part for part in (row["reading"], row["romaji"]) if part)
+        print(f"  ※ {row['term']} ({reading}): {row['gloss']}")
+        if row["explanation"]:
+            print(f"      {row['explanation']}")
+        print(f"      {row['url'] or row['source']} ({row['license']})")
+
+
 def _translate_lines(
-    kakehashi: Kakehashi, lines: list[str], args: argparse.Namespace, options: TranslationOptions
+    kakehashi: Kakehashi,
+    lines: list[str],
+    args: argparse.Namespace,
+    options: TranslationOptions,
+    annotator: Annotator | None = None,
 ) -> None:
     if args.to:
-        results = kakehashi.translate(lines, args.source, args.to, model=args.model, options=options)
+        results = kakehashi.translate(
+            lines, args.source, args.to, model=args.model, options=options, glossary=args.glossary
+        )
     else:
         results = []
         for line in lines:
             source = args.source if args.source != AUTO else (kakehashi.detect(line).language if line.strip() else "en")
             results.extend(
                 kakehashi.translate(
-                    [line], source, _other_language(source, kakehashi), model=args.model, options=options
+                    [line],
+                    source,
+                    _other_language(source, kakehashi),
+                    model=args.model,
+                    options=options,
+                    glossary=args.glossary,
                 )
             )
+    if annotator is not None:
+        results = [annotator.annotate(r, references=args.references, notes=args.notes) for r in results]
     for result in results:
         if args.json:
-            print(json.dumps(result.to_json(), ensure_ascii=False))
+            print(json.dumps(result.to_json(args.references, args.notes), ensure_ascii=False))
         else:
             print(result.text)
             for alternative in result.alternatives:
                 print(f"\t{alternative.text}")
+            _print_annotations(result, args.references, args.notes)
     sys.stdout.flush()
 
 
@@ -101,8 +147,11 @@ def cmd_translate(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     kakehashi = Kakehashi(settings.load_registry(), settings.runtime())
     options = _translation_options(args)
+    if args.glossary is not None:
+        args.glossary = load_glossary(args.glossary, None if args.source == AUTO else args.source, args.to)
+    annotator = Annotator(kakehashi.registry) if args.references or args.notes else None
     if args.text:
-        _translate_lines(kakehashi, list(args.text), args, options)
+        _translate_lines(kakehashi, list(args.text), args, options, annotator)
         return 0
     if sys.stdin.isatty():
         pair = f"{args.source}→{args.to or 'en/ja'}"
@@ -114,11 +163,11 @@ def cmd_translate(args: argparse.Namespace) -> int:
                 print(file=sys.stderr)
                 return 0
             try:
-                _translate_lines(kakehashi, [line], args, options)
+                _translate_lines(kakehashi, [line], args, options, annotator)
             except KakehashiError as exc:
                 print(f"error: {exc}", file=sys.stderr)
     for chunk in _chunks(sys.stdin, _STDIN_CHUNK):
-        _translate_lines(kakehashi, chunk, args, options)
+        _translate_lines(kakehashi, chunk, args, options, annotator)
     return 0
 
 
@@ -191,6 +240,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--to", help="target language code (default: en, or ja for English input)")
     p.add_argument("--model", help="model name or directory (default: routed by language pair)")
     p.add_argument("--json", action="store_true", help="one JSON object per line, with segments and scores")
+    p.add_argument(
+        "--glossary",
+        type=Path,
+        help="required term translations: FILE.tsv / .csv (term, translation; needs --from and --to) or .json",
+    )
+    p.add_argument(
+        "--references",
+        action="store_true",
+        help="show the training-corpus pairs that support each sentence, and its support score",
+    )
+    p.add_argument("--notes", action="store_true", help="explain culture-specific terms of the source")
     _decoding_flags(p)
     runtime_flags(p)
     p.set_defaults(func=cmd_translate)
@@ -219,6 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_train_command(sub)
     add_bench_command(sub)
+    add_index_command(sub)
 
     # Parsed by the serve package itself (its flags are its own); add_help=False passes --help on to it.
     for name, summary in SERVE_COMMANDS.items():

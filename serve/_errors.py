@@ -58,6 +58,10 @@ class NotFound(KakehashiError):
     """A referenced resource (such as a glossary) does not exist."""
 
 
+class StoreUnavailable(KakehashiError):
+    """The store that keeps glossaries (Redis) does not answer; retry when it is back."""
+
+
 class MethodNotAllowed(KakehashiError):
     """The path exists, but not for this HTTP method."""
 
@@ -73,6 +77,7 @@ STATUS: list[tuple[type[Exception], int]] = [
     (ModelNotFound, 404),
     (NotFound, 404),
     (MethodNotAllowed, 405),
+    (StoreUnavailable, 503),
     (UnsupportedLanguagePair, 400),
     (UnsupportedLanguage, 400),
     (InvalidRequest, 400),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from typing import Any
 
 from starlette.concurrency import iterate_in_threadpool
@@ -12,6 +13,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response, Strea
 from starlette.routing import Route
 
 from mt import KakehashiError, StreamEvent
+from serve._glossaries import authorised_tenant
 from serve._http import authorised_body, off_loop
 from serve._schema import parse_native_request, string_list
 from serve._service import TranslationService
@@ -21,22 +23,25 @@ def _event(kind: str, data: dict[str, Any]) -> str:
     return f"event: {kind}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 
-def _sse(index: int, event: StreamEvent, references: bool) -> str:
+def _sse(index: int, event: StreamEvent, references: bool, notes: bool) -> str:
     if event.translation is not None:
-        return _event("translation", {"text_index": index, **event.translation.to_json(references)})
+        return _event("translation", {"text_index": index, **event.translation.to_json(references, notes)})
     return _event("delta", {"text_index": index, "segment": event.segment, "delta": event.text})
 
 
 async def _server_sent(
-    first: tuple[int, StreamEvent] | None, events: Iterator[tuple[int, StreamEvent]], references: bool
+    first: tuple[int, StreamEvent] | None,
+    events: Iterator[tuple[int, StreamEvent]],
+    references: bool,
+    notes: bool = False,
 ) -> AsyncIterator[str]:
     """Server-Sent Events: ``delta`` events while sentences are produced, one ``translation`` per text, then
     ``done``; a failure mid-stream becomes an ``error`` event (the status line has long been sent)."""
     if first is not None:
-        yield _sse(*first, references)
+        yield _sse(*first, references, notes)
     try:
         async for index, event in iterate_in_threadpool(events):
-            yield _sse(index, event, references)
+            yield _sse(index, event, references, notes)
     except KakehashiError as exc:
         yield _event("error", {"type": type(exc).__name__, "message": str(exc)})
         return
@@ -45,20 +50,28 @@ async def _server_sent(
 
 def routes(service: TranslationService) -> list[Route]:
     async def translate(request: Request) -> Response:
-        body = await authorised_body(request, service.authorize)
+        body, tenant = await authorised_tenant(request, service.identify)
         parsed = parse_native_request(body, service.settings.max_batch_tokens)
+        if parsed.glossary_id is not None:
+            stored = await off_loop(service.glossaries.get, tenant, parsed.glossary_id)
+            parsed = replace(parsed, translation=replace(parsed.translation, glossary=stored.glossary))
         if parsed.stream:
-            events = service.stream(parsed.translation)
+            events = service.annotate_stream(
+                service.stream(parsed.translation), parsed.references, parsed.notes, parsed.k
+            )
             # The first event is computed before the status line is sent, so that refusals (limits, a full
             # queue, an unknown model or pair) answer with their own status, as they do without streaming.
             first = await off_loop(next, events, None)
             return StreamingResponse(
-                _server_sent(first, events, parsed.references),
+                _server_sent(first, events, parsed.references, parsed.notes),
                 media_type="text/event-stream",
                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
             )
         results = await off_loop(service.translate, parsed.translation)
-        return JSONResponse({"translations": [t.to_json(parsed.references) for t in results]})
+        if parsed.references or parsed.notes:
+            results = await off_loop(service.annotate, results, parsed.references, parsed.notes, parsed.k)
+        rows = [t.to_json(parsed.references, parsed.notes) for t in results]
+        return JSONResponse({"translations": rows})
 
     async def languages(request: Request) -> Response:
         rows = [{"code": row.code, "name": row.name, "targets": list(row.targets)} for row in service.languages()]

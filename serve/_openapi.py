@@ -8,10 +8,42 @@ their adapters, beside their parsers. Responses are described here (a test check
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
+from mt._lexicon import Note
+from mt._references import Reference
 from serve import _deepl, _libretranslate
 from serve._schema import native_request_schema
+
+_JSON_TYPES = {"str": "string", "int": "integer", "float": "number", "bool": "boolean"}
+
+
+def _field_schema(annotation: str) -> dict[str, Any]:
+    if annotation.startswith("tuple[") or annotation.startswith("list["):
+        return {"type": "array", "items": _field_schema(annotation[annotation.index("[") + 1 :].split(",")[0])}
+    names = [part.strip() for part in annotation.split("|")]
+    types = [_JSON_TYPES.get(name, "null" if name == "None" else "object") for name in names]
+    return {"type": types[0] if len(types) == 1 else types}
+
+
+def dataclass_schema(cls: type, descriptions: dict[str, str] | None = None) -> dict[str, Any]:
+    """The JSON schema of a dataclass's ``to_json`` (``asdict``) form, from its field annotations."""
+    properties = {f.name: _field_schema(str(f.type)) for f in dataclasses.fields(cls)}
+    for name, description in (descriptions or {}).items():
+        properties[name]["description"] = description
+    return {"type": "object", "properties": properties}
+
+
+_REFERENCE = dataclass_schema(
+    Reference,
+    {
+        "id": "the record's id in its corpus",
+        "url": "the record's public page",
+        "in_training": "whether the pair was in the model's training sample",
+        "steps": "training steps at which the model saw the pair, where recorded",
+    },
+)
 
 _SEGMENT = {
     "type": "object",
@@ -22,7 +54,15 @@ _SEGMENT = {
         "text": {"type": "string"},
         "score": {"type": "number"},
         "alternatives": {"type": "array", "items": {"type": "string"}},
-        "references": {"type": "array", "items": {"type": "object"}, "description": "with references: true"},
+        "references": {
+            "type": ["array", "null"],
+            "items": _REFERENCE,
+            "description": "with references: true, best first; null unless annotations.references is 'ok'",
+        },
+        "support": {
+            "type": ["number", "null"],
+            "description": "with references: true: share of the output's content words attested in the references",
+        },
     },
 }
 
@@ -51,8 +91,20 @@ _TRANSLATION = {
         "detected": {"type": ["object", "null"], "deprecated": True},
         "source_tokens": {"type": "integer", "deprecated": True},
         "target_tokens": {"type": "integer", "deprecated": True},
+        "notes": {
+            "type": "array",
+            "items": dataclass_schema(Note),
+            "description": "with notes: true: cultural notes; start/end index the source text",
+        },
+        "annotations": {
+            "type": "object",
+            "additionalProperties": {"type": "string"},
+            "description": "with references or notes: per requested kind, 'ok' or why it could not be done",
+        },
     },
 }
+
+_GLOSSARY_ID = {"name": "glossary_id", "in": "path", "required": True, "schema": {"type": "string"}}
 
 _ERROR = {
     "type": "object",
@@ -210,6 +262,45 @@ def openapi_spec() -> dict[str, Any]:
             "/v2/usage": {
                 m: {"summary": "DeepL v2: usage", "responses": {"200": _json({"type": "object"}), **_errors(403)}}
                 for m in ("get", "post")
+            },
+            "/v2/glossaries": {
+                "post": {
+                    "summary": "DeepL v2: create a glossary (of your API key)",
+                    "requestBody": _form_or_json(_deepl.glossary_request_schema()),
+                    "responses": {"201": _json({"type": "object"}), **_errors(400, 403)},
+                },
+                "get": {"summary": "DeepL v2: your glossaries", "responses": {"200": _json({"type": "object"})}},
+            },
+            "/v2/glossaries/{glossary_id}": {
+                "get": {
+                    "summary": "DeepL v2: a glossary",
+                    "parameters": [_GLOSSARY_ID],
+                    "responses": {"200": _json({"type": "object"}), **_errors(403, 404)},
+                },
+                "delete": {
+                    "summary": "DeepL v2: delete a glossary",
+                    "parameters": [_GLOSSARY_ID],
+                    "responses": {"204": {"description": "deleted"}, **_errors(403, 404)},
+                },
+            },
+            "/v2/glossaries/{glossary_id}/entries": {
+                "get": {
+                    "summary": "DeepL v2: a glossary's entries (TSV)",
+                    "parameters": [_GLOSSARY_ID],
+                    "responses": {
+                        "200": {
+                            "description": "OK",
+                            "content": {"text/tab-separated-values": {"schema": {"type": "string"}}},
+                        },
+                        **_errors(403, 404),
+                    },
+                }
+            },
+            "/v2/glossary-language-pairs": {
+                "get": {
+                    "summary": "DeepL v2: language pairs glossaries are accepted for",
+                    "responses": {"200": _json({"type": "object"})},
+                }
             },
         },
     }

@@ -10,10 +10,12 @@ and formats the service's :class:`~mt.Translation` results, :class:`LanguageInfo
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mt import InvalidRequest, TranslationOptions
+from mt._glossary import Glossary, parse_glossary
 
 MARKUP = ("html", "xml")
 
@@ -23,7 +25,7 @@ class TranslationRequest:
     """What to translate, however it was asked for.
 
     ``markup`` (``"html"`` or ``"xml"``): the texts are documents whose text between tags is translated and
-    whose tags are kept.
+    whose tags are kept. ``glossary``: required renderings of source terms.
     """
 
     texts: tuple[str, ...]
@@ -32,6 +34,7 @@ class TranslationRequest:
     model: str | None = None
     options: TranslationOptions = field(default_factory=TranslationOptions)
     markup: str | None = None
+    glossary: Glossary | None = None
 
     def __post_init__(self) -> None:
         if self.markup is not None and self.markup not in MARKUP:
@@ -64,7 +67,29 @@ def native_request_schema() -> dict[str, Any]:
             "target": {"type": "string", "example": "en"},
             "model": {"type": "string", "description": "an installed model's name (GET /v1/models)"},
             "options": TranslationOptions.json_schema(),
-            "references": {"type": "boolean", "default": False},
+            "references": {
+                "type": "boolean",
+                "default": False,
+                "description": "each segment's supporting training-corpus pairs and support score",
+            },
+            "notes": {
+                "type": "boolean",
+                "default": False,
+                "description": "cultural notes on the source's culture-specific terms",
+            },
+            "k": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": 20,
+                "default": 3,
+                "description": "references per segment",
+            },
+            "glossary_id": {"type": "string", "description": "a glossary of your API key (POST /v2/glossaries)"},
+            "glossary": {
+                "type": "object",
+                "additionalProperties": {"type": "string"},
+                "description": "inline glossary {source term: target term}; needs an explicit 'source'",
+            },
             "stream": {
                 "type": "boolean",
                 "default": False,
@@ -90,6 +115,9 @@ class NativeRequest:
     translation: TranslationRequest
     references: bool = False
     stream: bool = False
+    glossary_id: str | None = None
+    notes: bool = False
+    k: int = 3
 
 
 def parse_native_request(body: dict[str, Any], max_batch_tokens: int) -> NativeRequest:
@@ -112,7 +140,11 @@ def parse_native_request(body: dict[str, Any], max_batch_tokens: int) -> NativeR
         ("source", str, "a language code or 'auto'"),
         ("model", str, "an installed model's name"),
         ("references", bool, "true or false"),
+        ("notes", bool, "true or false"),
+        ("k", int, "an integer from 1 to 20 (references per segment)"),
         ("stream", bool, "true or false"),
+        ("glossary_id", str, "a glossary id from POST /v2/glossaries"),
+        ("glossary", dict, "an object {source term: target term}"),
     ):
         if body.get(name) is not None and not isinstance(body[name], kind):
             raise InvalidRequest(f"'{name}' must be {meaning}")
@@ -124,4 +156,21 @@ def parse_native_request(body: dict[str, Any], max_batch_tokens: int) -> NativeR
         raw_options = {"beam_size": 1, **(raw_options or {})}
     options = TranslationOptions.from_json(raw_options, max_batch_tokens=max_batch_tokens)
     request = TranslationRequest(tuple(texts), target, body.get("source") or "auto", body.get("model"), options)
-    return NativeRequest(request, bool(body.get("references", False)), stream)
+    if body.get("glossary") is not None:
+        if body.get("glossary_id") is not None:
+            raise InvalidRequest("give 'glossary' (inline) or 'glossary_id', not both")
+        if request.source == "auto":
+            raise InvalidRequest("an inline 'glossary' needs an explicit 'source' language, such as 'ja'")
+        entries = json.dumps(body["glossary"], ensure_ascii=False)
+        request = replace(request, glossary=parse_glossary(entries, "json", request.source, target))
+    k = body.get("k", 3)
+    if isinstance(k, bool) or not 1 <= k <= 20:
+        raise InvalidRequest(f"'k' must be an integer from 1 to 20 (references per segment), not {k!r}")
+    return NativeRequest(
+        request,
+        bool(body.get("references", False)),
+        stream,
+        glossary_id=body.get("glossary_id"),
+        notes=bool(body.get("notes", False)),
+        k=k,
+    )

@@ -18,6 +18,7 @@ from typing import Any
 from mt import (
     DetectedLanguage,
     InputTooLarge,
+    InvalidRequest,
     Kakehashi,
     RuntimeOptions,
     StreamEvent,
@@ -26,10 +27,12 @@ from mt import (
     load_translator,
     parse_language,
 )
+from mt._annotate import Annotator
 from serve._access import AccessControl, load_keys
 from serve._batcher import MicroBatcher
 from serve._cache import RedisCache, TranslationCache, make_cache
 from serve._errors import QuotaExceeded
+from serve._glossaries import GlossaryStore, make_glossary_store
 from serve._markup import translatable_runs, translate_markup
 from serve._metrics import Metrics
 from serve._schema import LanguageInfo, TranslationRequest
@@ -57,12 +60,16 @@ class TranslationService:
         keys = load_keys(Path(settings.api_keys_file)) if settings.api_keys_file else []
         redis_client = self.cache.client if isinstance(self.cache, RedisCache) else None
         self.access = AccessControl(keys, settings.require_api_key, settings.rate_limit_per_minute, redis_client)
+        # Glossaries live where the cache does: Redis (shared by replicas) when configured, else this process.
+        self.glossaries: GlossaryStore = make_glossary_store(redis_client)
         self._engine_loader = loader
         self._batchers: list[MicroBatcher] = []
         # Requests name registered models only: a request must not make the server load any directory.
         self.kakehashi = Kakehashi(
             settings.engine.load_registry(), settings.engine.runtime(), loader=self._load, model_directories=False
         )
+        # References and notes are added after translation, outside the cache and the batcher.
+        self.annotator = Annotator(self.kakehashi.registry)
         self.loaded = False
         self.characters = 0
 
@@ -109,6 +116,10 @@ class TranslationService:
         """
         self.access.check(key, client)
 
+    def identify(self, key: str | None, client: str) -> str:
+        """:meth:`authorize`, returning the identity (``key:NAME`` or ``ip:ADDRESS``) that owns glossaries."""
+        return self.access.check(key, client)
+
     def check_limits(self, texts: Sequence[str]) -> None:
         """Raises:
         InputTooLarge: too many texts, a text too long, or too many characters in all."""
@@ -153,7 +164,13 @@ class TranslationService:
 
         def run(texts: Sequence[str]) -> list[Translation]:
             return self.kakehashi.translate(
-                texts, request.source, request.target, model=request.model, options=request.options, deadline=deadline
+                texts,
+                request.source,
+                request.target,
+                model=request.model,
+                options=request.options,
+                deadline=deadline,
+                glossary=request.glossary,
             )
 
         results = self._translate_markup(request, run) if request.markup else run(request.texts)
@@ -203,6 +220,8 @@ class TranslationService:
             InputTooLarge (before the first event), Overloaded, RequestTimedOut, and the pipeline's errors.
         """
         self.check_limits(request.texts)
+        if request.glossary is not None:
+            raise InvalidRequest("glossaries are applied to whole sentences; send the request without 'stream'")
         deadline = self._deadline()
         for index, text in enumerate(request.texts):
             for event in self.kakehashi.stream(
@@ -211,6 +230,22 @@ class TranslationService:
                 if event.translation is not None:
                     self._count(len(text))
                 yield index, event
+
+    def annotate(
+        self, translations: Sequence[Translation], references: bool, notes: bool, k: int = 3
+    ) -> list[Translation]:
+        """``translations`` with the requested references and cultural notes (blocking: call from a worker)."""
+        return [self.annotator.annotate(t, references=references, notes=notes, k=k) for t in translations]
+
+    def annotate_stream(
+        self, events: Iterator[tuple[int, StreamEvent]], references: bool, notes: bool, k: int = 3
+    ) -> Iterator[tuple[int, StreamEvent]]:
+        """:meth:`stream`'s events with each final ``translation`` annotated; deltas pass unchanged."""
+        for index, event in events:
+            if event.translation is not None and (references or notes):
+                annotated = self.annotator.annotate(event.translation, references=references, notes=notes, k=k)
+                event = dataclasses.replace(event, translation=annotated)
+            yield index, event
 
     # -- languages and detection
 

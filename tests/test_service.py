@@ -207,7 +207,7 @@ def test_the_openapi_document_describes_what_is_parsed_and_serialised() -> None:
         "Cat.", "ja", "en", -0.1, (Segment("猫。", 0, 2, "Cat.", -0.1, ("A cat.",)),), (Alternative("A cat.", -0.2),)
     )
     translation = Translation(**{**translation.__dict__, "detected": DetectedLanguage("ja", 0.9)})
-    serialised = translation.to_json(references=True)
+    serialised = translation.to_json(references=True, notes=True)
     assert set(row) == set(serialised)
     assert set(row["segments"]["items"]["properties"]) == set(serialised["segments"][0])
 

@@ -244,3 +244,67 @@ def test_error_is_shown_in_the_status_line(start_server, browser) -> None:  # ty
     wait_for_translation(browser)
     assert by_id(browser, "status").get_attribute("role") == "status"
     assert text_content(browser, "result").strip()
+
+
+def test_the_page_shows_notes_references_and_weak_support(tiny_registry: Path, browser) -> None:  # type: ignore[no-untyped-def]
+    """The real app and tiny model, with a fake reference index (its record is found by the source sentence)."""
+    from conftest import LiveServer, free_port
+    from test_annotate import FakeIndex
+
+    from mt import Settings
+    from mt._annotate import Annotator
+    from serve._service import TranslationService
+    from serve._settings import ServeSettings
+    from serve.app import create_app
+
+    settings = ServeSettings(engine=Settings(registry=(tiny_registry,), compute_type="float32"))
+    service = TranslationService(settings)
+    service.annotator = Annotator(service.kakehashi.registry, index_loader=lambda d, m: FakeIndex())
+    server = LiveServer(create_app(settings, service), free_port())
+    server.start()
+    try:
+        open_page(browser, server.url)
+        choose(browser, "source-lang", "ja")
+        choose(browser, "target-lang", "en")
+        type_text(browser, "祇園祭は祭です。")
+        by_id(browser, "translate").click()
+        wait_for_translation(browser)
+
+        # Notes: the term highlighted in the source, with its gloss as the tooltip, and listed with its link.
+        marks = browser.find_elements("css selector", "#notes-source mark.note-term")
+        assert [m.text for m in marks] == ["祇園祭"]
+        assert marks[0].get_attribute("title").startswith("Gion Matsuri Festival")
+        assert text_content(browser, "notes-source") == "祇園祭は祭です。"
+        notes = by_id(browser, "notes")
+        assert notes.is_displayed() and "ぎおんまつり" in notes.text and "Gion Matsuri Festival" in notes.text
+        links = notes.find_elements("css selector", "a")
+        assert links[0].get_attribute("href") == "https://ja.wikipedia.org/?curid=817202"
+
+        # References: the sentence, its support score (the gibberish output is weakly supported), the linked pair.
+        (item,) = browser.find_elements("css selector", "#segment-sources > li")
+        assert "weak" in item.get_attribute("class").split()
+        assert "support 0.00 · weakly supported" in item.text
+        reference = item.find_element("css selector", ".reference")
+        assert "祇園祭は祭です。 → Gion Matsuri Festival is a festival." in reference.text
+        link = reference.find_element("css selector", "a")
+        assert link.text == "wiki_kyoto CLT00199:s1"
+        assert link.get_attribute("href") == "https://ja.wikipedia.org/?curid=817202"
+        assert link.get_attribute("rel") == "noopener noreferrer"
+        assert text_content(browser, "annotations-status") == ""
+    finally:
+        server.stop()
+        service.stop()
+
+
+def test_the_page_says_when_a_model_has_no_reference_index(start_server, browser) -> None:  # type: ignore[no-untyped-def]
+    server = start_server()
+    open_page(browser, server.url)
+    choose(browser, "source-lang", "ja")
+    choose(browser, "target-lang", "en")
+    type_text(browser, "清水寺へ行く。")
+    by_id(browser, "translate").click()
+    wait_for_translation(browser)
+    assert "Sources: " in text_content(browser, "annotations-status")
+    assert "tiny-marian" in text_content(browser, "annotations-status")
+    assert not by_id(browser, "segment-sources").is_displayed()
+    assert [m.text for m in browser.find_elements("css selector", "#notes-source mark")] == ["清水寺"]

@@ -20,7 +20,16 @@
     alternativesEmpty: $("alternatives-empty"),
     detected: $("detected"),
     status: $("status"),
+    annotationsStatus: $("annotations-status"),
+    notesBlock: $("notes-block"),
+    notesSource: $("notes-source"),
+    notes: $("notes"),
+    sourcesBlock: $("sources-block"),
+    segmentSources: $("segment-sources"),
   };
+
+  // Below this support score a sentence is flagged as weakly supported (possibly not grounded in the data).
+  const WEAK_SUPPORT = 0.5;
 
   const OPTIONS = { beam_size: 4, n_best: 3 };
 
@@ -104,7 +113,151 @@
     el.detected.textContent = "";
   }
 
+  const str = (value) => (typeof value === "string" ? value : "");
+
+  // Only web links become links: a URL from the data must never run script (javascript:, data:).
+  function link(url, label) {
+    const value = str(url);
+    if (!/^https?:\/\//i.test(value)) {
+      const span = document.createElement("span");
+      span.textContent = label;
+      return span;
+    }
+    const a = document.createElement("a");
+    a.href = value;
+    a.target = "_blank";
+    a.rel = "noopener noreferrer";
+    a.textContent = label;
+    return a;
+  }
+
+  function clearAnnotations() {
+    el.annotationsStatus.textContent = "Sources and cultural notes appear here after a translation.";
+    el.notesSource.replaceChildren();
+    el.notes.replaceChildren();
+    el.notesBlock.hidden = true;
+    el.segmentSources.replaceChildren();
+    el.sourcesBlock.hidden = true;
+  }
+
+  // The source text with each note's term highlighted (offsets index the source text).
+  function highlightedSource(source, notes) {
+    const parts = [];
+    let at = 0;
+    notes.forEach((note, i) => {
+      if (!Number.isInteger(note.start) || !Number.isInteger(note.end) || note.start < at) return;
+      if (note.start > at) parts.push(document.createTextNode(source.slice(at, note.start)));
+      const mark = document.createElement("mark");
+      mark.className = "note-term";
+      mark.textContent = source.slice(note.start, note.end);
+      mark.title = [str(note.gloss), str(note.explanation)].filter(Boolean).join(" — ");
+      mark.dataset.note = String(i);
+      parts.push(mark);
+      at = note.end;
+    });
+    if (at < source.length) parts.push(document.createTextNode(source.slice(at)));
+    return parts;
+  }
+
+  function showNotes(t, source) {
+    const notes = Array.isArray(t.notes) ? t.notes : [];
+    el.notesBlock.hidden = notes.length === 0;
+    el.notesSource.lang = str(t.source);
+    el.notesSource.replaceChildren(...highlightedSource(source, notes));
+    el.notes.replaceChildren(
+      ...notes.flatMap((note) => {
+        const dt = document.createElement("dt");
+        const term = document.createElement("span");
+        term.className = "note-term";
+        term.lang = str(t.source);
+        term.textContent = str(note.term);
+        dt.append(term);
+        const reading = [str(note.reading), str(note.romaji)].filter(Boolean).join(", ");
+        if (reading) dt.append(` (${reading})`);
+        const dd = document.createElement("dd");
+        const gloss = document.createElement("strong");
+        gloss.className = "note-gloss";
+        gloss.textContent = str(note.gloss);
+        dd.append(gloss);
+        if (str(note.explanation)) {
+          const explanation = document.createElement("span");
+          explanation.className = "note-explanation";
+          explanation.textContent = ` — ${str(note.explanation)}`;
+          dd.append(explanation);
+        }
+        const cite = document.createElement("span");
+        cite.className = "note-source muted small";
+        cite.append(" ", link(note.url, str(note.source)), ` (${str(note.license)})`);
+        dd.append(cite);
+        return [dt, dd];
+      }),
+    );
+  }
+
+  function showSources(t) {
+    const segments = Array.isArray(t.segments) ? t.segments : [];
+    const annotated = segments.filter((s) => Array.isArray(s.references));
+    el.sourcesBlock.hidden = annotated.length === 0;
+    el.segmentSources.replaceChildren(
+      ...annotated.map((segment) => {
+        const li = document.createElement("li");
+        li.className = "segment-source";
+        const sentence = document.createElement("p");
+        sentence.className = "segment-text";
+        sentence.lang = str(t.target);
+        sentence.textContent = str(segment.text);
+        const support = typeof segment.support === "number" ? segment.support : 0;
+        const badge = document.createElement("span");
+        badge.className = "support";
+        const weak = support < WEAK_SUPPORT;
+        if (weak) li.classList.add("weak");
+        badge.textContent = `support ${support.toFixed(2)}${weak ? " · weakly supported" : ""}`;
+        sentence.append(" ", badge);
+        li.append(sentence);
+        const list = document.createElement("ul");
+        list.className = "reference-list";
+        segment.references.forEach((ref) => {
+          const item = document.createElement("li");
+          item.className = "reference";
+          const pair = document.createElement("span");
+          pair.className = "reference-pair";
+          pair.textContent = `${str(ref.source)} → ${str(ref.target)}`;
+          const cite = document.createElement("span");
+          cite.className = "reference-cite muted small";
+          const training = ref.in_training ? "in the training sample" : "not in the training sample";
+          cite.append(link(ref.url, `${str(ref.corpus)} ${str(ref.id)}`), ` · ${str(ref.license)} · ${training}`);
+          item.append(pair, " ", cite);
+          list.append(item);
+        });
+        if (segment.references.length === 0) {
+          const none = document.createElement("li");
+          none.className = "muted small";
+          none.textContent = "No supporting pair found in the training corpora.";
+          list.append(none);
+        }
+        li.append(list);
+        return li;
+      }),
+    );
+  }
+
+  function showAnnotations(t, source) {
+    const status = t.annotations && typeof t.annotations === "object" ? t.annotations : {};
+    const problems = Object.entries(status)
+      .filter(([, value]) => value !== "ok")
+      .map(([kind, value]) => `${kind === "references" ? "Sources" : "Cultural notes"}: ${str(value)}`);
+    showNotes(t, source);
+    showSources(t);
+    const found = !el.notesBlock.hidden || !el.sourcesBlock.hidden;
+    el.annotationsStatus.textContent = problems.length
+      ? problems.join(" · ")
+      : found
+        ? ""
+        : "No cultural notes or sources for this text.";
+  }
+
   function clearResult() {
+    clearAnnotations();
     el.result.textContent = "";
     el.result.removeAttribute("lang");
     el.meta.textContent = "";
@@ -137,7 +290,8 @@
 
   const formatScore = (score) => (typeof score === "number" && Number.isFinite(score) ? score.toFixed(2) : "");
 
-  function showTranslation(t, seconds) {
+  function showTranslation(t, seconds, source) {
+    showAnnotations(t, source);
     el.result.textContent = typeof t.text === "string" ? t.text : "";
     if (t.target) el.result.lang = t.target;
     el.copy.hidden = !(navigator.clipboard && el.result.textContent);
@@ -212,7 +366,14 @@
       const response = await fetch("v1/translate", {
         method: "POST",
         headers: { "Content-Type": "application/json", Accept: "application/json" },
-        body: JSON.stringify({ texts: [text], source: el.source.value, target, options: OPTIONS }),
+        body: JSON.stringify({
+          texts: [text],
+          source: el.source.value,
+          target,
+          options: OPTIONS,
+          references: true,
+          notes: true,
+        }),
         signal: controller.signal,
       });
       const body = await readJson(response);
@@ -220,7 +381,7 @@
       const first = body && Array.isArray(body.translations) ? body.translations[0] : null;
       if (!first) throw new ApiError("The server sent no translation.", response.status);
       if (inFlight !== controller) return;
-      showTranslation(first, (performance.now() - started) / 1000);
+      showTranslation(first, (performance.now() - started) / 1000, text);
     } catch (err) {
       if (controller.signal.aborted || inFlight !== controller) return;
       clearResult();
