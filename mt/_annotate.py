@@ -14,7 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from mt._errors import InvalidRequest, KakehashiError, MissingDependency
+from mt._errors import InvalidRequest, KakehashiError, MissingDependency, ReferenceIndexMissing
 from mt._lexicon import CulturalLexicon
 from mt._pipeline import Segment, Translation
 from mt._registry import Registry, RegistryEntry
@@ -124,10 +124,10 @@ class Annotator:
         name = translation.models[0]
         try:
             index = self.index(self.registry.get(name))
+        except ReferenceIndexMissing:
+            # Not the exception's text: it lists the directories searched, which a server must not reveal.
+            return f"no index for model {name}: run kakehashi index build --model {name}", None
         except KakehashiError as exc:
-            if type(exc).__name__ == "ReferenceIndexMissing":
-                # Not the exception's text: it lists the directories searched, which a server must not reveal.
-                return f"no index for model {name}: run kakehashi index build --model {name}", None
             return f"reference index of model {name} unusable: {exc}", None
         segments = []
         for segment in translation.segments:

@@ -1,12 +1,18 @@
-"""A fake Translator for unit tests of everything above the engine (pipeline, service)."""
+"""Fakes for unit tests of everything above the engine (pipeline, service, annotation): a Translator, a
+reference index, and a service wired to them."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from mt import Hypothesis, Language, Manifest, SegmentResult, TranslationOptions
+from mt._references import Reference
+
+if TYPE_CHECKING:
+    from serve._service import TranslationService
 
 
 class FakeTranslator:
@@ -72,3 +78,55 @@ def write_manifest(
         name=name, family="marian", languages=languages, source="test", pairs=pairs, max_input_tokens=max_input_tokens
     ).save(directory)
     return directory
+
+
+def _content(text: str) -> list[str]:
+    return [w for w in text.lower().strip(".").replace(".", " ").split() if len(w) > 3]
+
+
+class FakeIndex:
+    """Finds a record when the source is its source or the output shares a content word (over 3 letters) with it
+    (retrieval uses both); support = share of the
+    output's content words in the targets."""
+
+    RECORDS = (
+        Reference(
+            "wiki_kyoto", "CLT00199:s1", "https://ja.wikipedia.org/?curid=817202", "CC BY-SA 3.0",
+            "祇園祭は祭です。", "Gion Matsuri Festival is a festival.", 12.5, True, (40, 41),
+        ),
+    )  # fmt: skip
+
+    def __init__(self) -> None:
+        self.searched: list[tuple[str, str, str, str, int]] = []
+
+    def search(self, source: str, output: str, source_lang: str, target_lang: str, k: int = 3) -> list[Any]:
+        self.searched.append((source, output, source_lang, target_lang, k))
+        words = set(_content(output))
+        return [r for r in self.RECORDS if r.source == source or words & set(_content(r.target))][:k]
+
+    def support(self, output: str, references: Sequence[Any], target_lang: str) -> float:
+        words = _content(output)
+        attested = {w for r in references for w in _content(r.target)}
+        return sum(w in attested for w in words) / len(words) if words else 0.0
+
+
+def annotated_service(tmp_path: Path, index_loader: Any = None) -> tuple[TranslationService, FakeTranslator]:
+    """A service over one fake ja↔en model whose annotator finds references with ``index_loader`` (default: a
+    FakeIndex). Returns the service (stop it when done) and the fake engine."""
+    from mt import RuntimeOptions, Settings
+    from mt._annotate import Annotator
+    from serve._service import TranslationService
+    from serve._settings import ServeSettings
+
+    write_manifest(tmp_path / "models" / "ja-en", "ja-en", ("ja", "en"), (("ja", "en"), ("en", "ja")))
+    (tmp_path / "registry.toml").write_text('[[model]]\nname = "ja-en"\npath = "models/ja-en"\n', encoding="utf-8")
+    engine = FakeTranslator(Manifest(name="ja-en", family="marian", languages=("ja", "en"), source="test"))
+
+    def loader(directory: Path, runtime: RuntimeOptions) -> FakeTranslator:
+        engine.manifest = Manifest.load(directory)
+        return engine
+
+    settings = ServeSettings(engine=Settings(registry=(tmp_path / "registry.toml",)), batch_wait_ms=0)
+    service = TranslationService(settings, loader=loader)
+    service.annotator = Annotator(service.kakehashi.registry, index_loader=index_loader or (lambda d, m: FakeIndex()))
+    return service, engine

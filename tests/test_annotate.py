@@ -3,74 +3,20 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from fakes import write_manifest
+from fakes import FakeIndex, annotated_service, write_manifest
 from mt import InvalidRequest, KakehashiError, Manifest, Registry, Segment, Translation
 from mt._annotate import Annotator
+from mt._errors import ReferenceIndexMissing
 from mt._lexicon import CulturalLexicon
 
 TERMS = (
     "term\treading\tromaji\tgloss\texplanation\tsource\tref\talt_gloss\n"
     "祇園祭\tぎおんまつり\tGion matsuri\tGion Matsuri Festival\tA festival.\twiki_kyoto\t817202\t\n"
 )
-
-
-@dataclass(frozen=True)
-class FakeReference:
-    """The shape of ``mt._references.Reference``."""
-
-    corpus: str
-    id: str
-    url: str | None
-    license: str
-    source: str
-    target: str
-    score: float
-    in_training: bool
-    steps: tuple[int, ...] = ()
-
-    def to_json(self) -> dict[str, Any]:
-        return {**asdict(self), "steps": list(self.steps)}
-
-
-def _content(text: str) -> list[str]:
-    return [w for w in text.lower().strip(".").replace(".", " ").split() if len(w) > 3]
-
-
-class FakeIndex:
-    """Finds a record when the source is its source or the output shares a content word (over 3 letters) with it
-    (retrieval uses both); support = share of the
-    output's content words in the targets."""
-
-    RECORDS = (
-        FakeReference(
-            "wiki_kyoto", "CLT00199:s1", "https://ja.wikipedia.org/?curid=817202", "CC BY-SA 3.0",
-            "祇園祭は祭です。", "Gion Matsuri Festival is a festival.", 12.5, True, (40, 41),
-        ),
-    )  # fmt: skip
-
-    def __init__(self) -> None:
-        self.searched: list[tuple[str, str, str, str, int]] = []
-
-    def search(self, source: str, output: str, source_lang: str, target_lang: str, k: int = 3) -> list[Any]:
-        self.searched.append((source, output, source_lang, target_lang, k))
-        words = set(_content(output))
-        return [r for r in self.RECORDS if r.source == source or words & set(_content(r.target))][:k]
-
-    def support(self, output: str, references: Sequence[Any], target_lang: str) -> float:
-        words = _content(output)
-        attested = {w for r in references for w in _content(r.target)}
-        return sum(w in attested for w in words) / len(words) if words else 0.0
-
-
-class ReferenceIndexMissing(KakehashiError):
-    """Named like mt._errors.ReferenceIndexMissing, which the annotator reports as a missing index."""
 
 
 @pytest.fixture
@@ -138,7 +84,7 @@ def test_the_index_loads_once_under_concurrency(registry: Registry, lexicon: Cul
 
 def test_a_missing_index_is_an_explicit_status_not_an_empty_list(registry: Registry, lexicon: CulturalLexicon) -> None:
     def loader(model_dir: Path, manifest: Manifest) -> FakeIndex:
-        raise ReferenceIndexMissing(f"{model_dir} has no reference index")
+        raise ReferenceIndexMissing(manifest.name, [model_dir])
 
     result = Annotator(registry, lexicon, index_loader=loader).annotate(_translation(), references=True, notes=True)
     status = result.annotations["references"]
@@ -193,23 +139,10 @@ def test_the_real_index_module_reports_a_model_without_index(registry: Registry,
 
 
 def test_references_survive_a_cache_hit_through_the_service(tmp_path: Path) -> None:
-    from fakes import FakeTranslator
-    from mt import RuntimeOptions, Settings, TranslationOptions
+    from mt import TranslationOptions
     from serve._schema import TranslationRequest
-    from serve._service import TranslationService
-    from serve._settings import ServeSettings
 
-    write_manifest(tmp_path / "models" / "ja-en", "ja-en", ("ja", "en"), (("ja", "en"), ("en", "ja")))
-    (tmp_path / "registry.toml").write_text('[[model]]\nname = "ja-en"\npath = "models/ja-en"\n', encoding="utf-8")
-    engine = FakeTranslator(Manifest(name="ja-en", family="marian", languages=("ja", "en"), source="test"))
-
-    def loader(directory: Path, runtime: RuntimeOptions) -> FakeTranslator:
-        engine.manifest = Manifest.load(directory)
-        return engine
-
-    settings = ServeSettings(engine=Settings(registry=(tmp_path / "registry.toml",)), batch_wait_ms=0)
-    service = TranslationService(settings, loader=loader)
-    service.annotator = Annotator(service.kakehashi.registry, index_loader=lambda d, m: FakeIndex())
+    service, engine = annotated_service(tmp_path)
     request = TranslationRequest(("祇園祭は祭です。",), "en", "ja", options=TranslationOptions(beam_size=1))
     try:
         first, second = (service.annotate(service.translate(request), True, True) for _ in range(2))

@@ -9,13 +9,12 @@ from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
-from test_annotate import FakeIndex
 
-from fakes import FakeTranslator, write_manifest
-from mt import KakehashiError, Manifest, RuntimeOptions, Settings
+from fakes import FakeIndex, annotated_service
+from mt import Manifest
 from mt._annotate import Annotator
+from mt._errors import ReferenceIndexMissing
 from serve._service import TranslationService
-from serve._settings import ServeSettings
 from serve.app import create_app
 
 TEXT = "祇園祭は祭です。清水寺へ行く。"
@@ -23,17 +22,7 @@ TEXT = "祇園祭は祭です。清水寺へ行く。"
 
 @pytest.fixture
 def service(tmp_path: Path) -> Iterator[TranslationService]:
-    write_manifest(tmp_path / "models" / "ja-en", "ja-en", ("ja", "en"), (("ja", "en"), ("en", "ja")))
-    (tmp_path / "registry.toml").write_text('[[model]]\nname = "ja-en"\npath = "models/ja-en"\n', encoding="utf-8")
-    engine = FakeTranslator(Manifest(name="ja-en", family="marian", languages=("ja", "en"), source="test"))
-
-    def loader(directory: Path, runtime: RuntimeOptions) -> FakeTranslator:
-        engine.manifest = Manifest.load(directory)
-        return engine
-
-    settings = ServeSettings(engine=Settings(registry=(tmp_path / "registry.toml",)), batch_wait_ms=0)
-    service = TranslationService(settings, loader=loader)
-    service.annotator = Annotator(service.kakehashi.registry, index_loader=lambda d, m: FakeIndex())
+    service, _ = annotated_service(tmp_path)
     yield service
     service.stop()
 
@@ -71,11 +60,12 @@ def test_references_and_notes_on_translate(client: TestClient) -> None:
 
 def test_a_missing_index_answers_an_explicit_status(client: TestClient, service: TranslationService) -> None:
     def missing(model_dir: Path, manifest: Manifest) -> FakeIndex:
-        raise KakehashiError(f"{model_dir.name} has no reference index")
+        raise ReferenceIndexMissing(manifest.name, [model_dir])
 
     service.annotator = Annotator(service.kakehashi.registry, index_loader=missing)
     row = _post(client, references=True).json()["translations"][0]
-    assert row["annotations"]["references"] == "reference index of model ja-en unusable: ja-en has no reference index"
+    status = row["annotations"]["references"]
+    assert status == "no index for model ja-en: run kakehashi index build --model ja-en", "no server path shown"
     assert all(s["references"] is None and s["support"] is None for s in row["segments"])
 
 
