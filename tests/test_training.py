@@ -54,13 +54,14 @@ def test_train_resume_export(tmp_path: Path) -> None:
     assert len(out) == 1 and out[0].hypotheses[0].tokens > 0
 
 
-def test_resume_refuses_a_different_model(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("setting", "value"), [("d_model", 64), ("ffn_dim", 128)])
+def test_resume_refuses_a_different_model(tmp_path: Path, setting: str, value: int) -> None:
     train(_config(tmp_path, 2))
     changed = _config(tmp_path, 4)
-    changed.d_model = 64
+    setattr(changed, setting, value)
     from mt import InvalidRequest
 
-    with pytest.raises(InvalidRequest, match="d_model"):
+    with pytest.raises(InvalidRequest, match=setting):
         train(changed)
 
 

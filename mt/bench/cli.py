@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -210,21 +209,9 @@ def _route_default(spec: Any, source: str, target: str) -> Any:
     return replace(spec, location=str(route.steps[0][0].path))
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="kakehashi")
-    parser.add_argument("-v", "--verbose", action="store_true")
-    add_bench_command(parser.add_subparsers(dest="command", required=True))
-    return parser
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``kakehashi bench …`` (``argv`` without the leading ``bench``); exit status 2 on a user error."""
-    args = build_parser().parse_args(["bench", *(sys.argv[1:] if argv is None else argv)])
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
-    try:
-        return int(args.func(args) or 0)
-    except KakehashiError as exc:
-        print(f"kakehashi: error: {exc}", file=sys.stderr)
-        return 2
-    except BrokenPipeError:
-        return 0
+    """Run ``kakehashi bench …`` (``argv`` without the leading ``bench``) through the ``kakehashi`` command line;
+    exit status 2 on a user error."""
+    from mt.cli import main as kakehashi_main
+
+    return kakehashi_main(["bench", *(sys.argv[1:] if argv is None else argv)])

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from mt._errors import InvalidRequest
-from mt.training.config import TrainingConfig, require_torch
+from mt.training.config import MODEL_KEYS, TrainingConfig, require_torch
 
 log = logging.getLogger("kakehashi.train")
 
@@ -50,8 +50,6 @@ _FIELD_FLAGS = {
 }
 # Settings of the machine a run happened on, not of the run: a resumed run takes this machine's defaults.
 _MACHINE_SETTINGS = ("output", "work_dir", "device", "precision", "threads", "session_minutes")
-# Settings that define the model and its data; a resumed run keeps the checkpoint's values.
-_FIXED_ON_RESUME = ("arch", "vocab_size", "d_model", "encoder_layers", "decoder_layers", "attention_heads", "ffn_dim")
 
 
 def _default_work_dir(name: str) -> Path:
@@ -69,7 +67,7 @@ def build_config(args: argparse.Namespace) -> TrainingConfig:
         values.update({k: v for k, v in stored.items() if k in known and k not in _MACHINE_SETTINGS})
     given = {field: getattr(args, flag) for flag, field in _FIELD_FLAGS.items() if getattr(args, flag) is not None}
     if args.resume:
-        changed = [k for k in _FIXED_ON_RESUME if k in given and given[k] != values.get(k)]
+        changed = [k for k in MODEL_KEYS if k in given and given[k] != values.get(k)]
         if changed:
             raise InvalidRequest(
                 f"--resume continues the model in {args.resume}; it cannot change {', '.join(changed)} "

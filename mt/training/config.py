@@ -8,8 +8,10 @@ from typing import Any
 
 from mt._errors import MissingDependency
 
+# Settings that define the model's shape: its weights only fit a model built with the same values.
+MODEL_KEYS = ("arch", "vocab_size", "d_model", "encoder_layers", "decoder_layers", "attention_heads", "ffn_dim")
 # Settings that define the model and its data: a run can only be resumed with the same values.
-RESUME_KEYS = ("arch", "train", "vocab_size", "d_model", "encoder_layers", "decoder_layers", "bidirectional")
+RESUME_KEYS = (*MODEL_KEYS, "train", "bidirectional")
 PRECISIONS = ("float32", "bfloat16")
 ARCHITECTURES = ("marian", "decoder")
 

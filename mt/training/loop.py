@@ -25,7 +25,7 @@ from mt.training.export import finish, manifest_base
 from mt.training.progress import Progress
 from mt.training.recipes import Recipe, make_recipe
 from mt.training.state import STATE_FILE, RunState, cpu_weights, load_state, new_run_record, save_state
-from mt.training.storage import load_prepared
+from mt.training.storage import is_prepared
 
 log = logging.getLogger("kakehashi.train")
 
@@ -240,7 +240,7 @@ def train(config: TrainingConfig, export: bool = True) -> dict[str, Any]:
 
     state_path = work / STATE_FILE
     resumed = state_path.exists()
-    if resumed or load_prepared(work) is not None:
+    if resumed or is_prepared(work):
         check_same_model(config)
     (work / "config.json").write_text(json.dumps(config.to_json(), indent=2, ensure_ascii=False))
 

@@ -5,9 +5,9 @@ A work directory of ``kakehashi train`` holds tokenised data, snapshots and full
 
 * ``config.json`` — the run's settings, corpus paths relative to the project root;
 * the vocabulary (``spm.model`` for Marian, ``tokenizer/`` for decoder-only models);
-* ``state.pt`` — weights in float16 (tied weights once), Adam moments in bfloat16 when they fit under the size limit (bfloat16 keeps
-  the tiny second moments that float16 would flush to zero), the run state (step, epoch, position in the data
-  order, elapsed minutes, the chain of runs) and the random generators;
+* ``state.pt`` — weights in float16 (tied weights once), Adam moments in bfloat16 when they fit under the size
+  limit (bfloat16 keeps the tiny second moments that float16 would flush to zero), the run state (step, epoch,
+  position in the data order, elapsed minutes, the chain of runs) and the random generators;
 * ``history.json`` — the same run state, readable.
 
 The data is not stored: it is rebuilt from the corpora, deterministically, in the same order.
@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from mt._errors import InvalidRequest
-from mt.training.config import require_torch
+from mt.training.config import RESUME_KEYS, require_torch
 from mt.training.state import STATE_FILE
 from mt.training.storage import DATA_FILE, PREPARED_FILE
 
@@ -121,12 +121,7 @@ def pack_checkpoint(
     for local in ("output", "work_dir"):
         config.pop(local, None)
     (staging / "config.json").write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    for name in VOCABULARY_PATHS:
-        source = work / name
-        if source.is_dir():
-            shutil.copytree(source, staging / name)
-        elif source.exists():
-            shutil.copy2(source, staging / name)
+    _copy_vocabulary(work, staging)
     torch.save(packed, staging / STATE_FILE)
     readable = {k: v for k, v in state["run"].items() if k != "checkpoints"}
     (staging / "history.json").write_text(json.dumps(readable, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -154,9 +149,16 @@ def checkpoint_config(checkpoint: Path) -> dict[str, Any]:
     return dict(json.loads(path.read_text(encoding="utf-8")))
 
 
-def _step_of(state_path: Path) -> int:
-    torch = _torch()
-    return int(torch.load(state_path, map_location="cpu", weights_only=False)["run"]["step"])
+def _copy_vocabulary(source_dir: Path, target_dir: Path) -> None:
+    """Copy the vocabulary files and folders of a run, replacing those in ``target_dir``."""
+    for name in VOCABULARY_PATHS:
+        source, target = source_dir / name, target_dir / name
+        if source.is_dir():
+            if target.exists():
+                shutil.rmtree(target)
+            shutil.copytree(source, target)
+        elif source.exists():
+            shutil.copy2(source, target)
 
 
 def unpack_checkpoint(checkpoint: Path, work: Path, config: dict[str, Any]) -> bool:
@@ -164,28 +166,20 @@ def unpack_checkpoint(checkpoint: Path, work: Path, config: dict[str, Any]) -> b
     the same step or further along (it is then used as it is), True when it was (re)built from the checkpoint."""
     torch = _torch()
     checkpoint_config(checkpoint)
-    if (work / STATE_FILE).exists() and (work / "config.json").exists():
-        here = json.loads((work / "config.json").read_text(encoding="utf-8"))
-        same = all(here.get(k) == config.get(k) for k in ("arch", "train", "vocab_size", "d_model", "seed"))
-        if same and _step_of(work / STATE_FILE) >= _step_of(checkpoint / STATE_FILE):
+    state = torch.load(checkpoint / STATE_FILE, map_location="cpu", weights_only=False)
+    here = json.loads((work / "config.json").read_text(encoding="utf-8")) if (work / "config.json").exists() else None
+    if here is not None and (work / STATE_FILE).exists():
+        same = all(here.get(k) == config.get(k) for k in (*RESUME_KEYS, "seed"))
+        local = torch.load(work / STATE_FILE, map_location="cpu", weights_only=False)
+        if same and local["run"]["step"] >= state["run"]["step"]:
             return False
     work.mkdir(parents=True, exist_ok=True)
     stale_files = [STATE_FILE, "best.pt", *(p.name for p in work.glob("weights-step*.pt"))]
-    if (work / "config.json").exists():
-        here = json.loads((work / "config.json").read_text(encoding="utf-8"))
-        if any(here.get(k) != config.get(k) for k in DATA_KEYS):
-            stale_files += [DATA_FILE, PREPARED_FILE]  # prepared from other corpora or settings
+    if here is not None and any(here.get(k) != config.get(k) for k in DATA_KEYS):
+        stale_files += [DATA_FILE, PREPARED_FILE]  # prepared from other corpora or settings
     for stale in stale_files:
         (work / stale).unlink(missing_ok=True)
-    for name in VOCABULARY_PATHS:
-        source, target = checkpoint / name, work / name
-        if source.is_dir():
-            if target.exists():
-                shutil.rmtree(target)
-            shutil.copytree(source, target)
-        elif source.exists():
-            shutil.copy2(source, target)
-    state = torch.load(checkpoint / STATE_FILE, map_location="cpu", weights_only=False)
+    _copy_vocabulary(checkpoint, work)
     state["model"] = _cast_floats(_retie(state["model"], state.pop("aliases", {})), torch.float32)
     if state.get("optimizer"):
         state["optimizer"] = _cast_floats(state["optimizer"], torch.float32)

@@ -68,9 +68,14 @@ def save_prepared(
     tmp.replace(work / PREPARED_FILE)
 
 
+def is_prepared(work: Path) -> bool:
+    """Whether ``work`` holds prepared data (token ids and their description)."""
+    return (work / PREPARED_FILE).exists() and (work / DATA_FILE).exists()
+
+
 def load_prepared(work: Path) -> tuple[dict[str, Any], list[ParallelPair], list[tuple[str, str]]] | None:
     """(corpora, dev pairs, directions) if ``work`` holds prepared data, else None."""
-    if not (work / PREPARED_FILE).exists() or not (work / DATA_FILE).exists():
+    if not is_prepared(work):
         return None
     payload = json.loads((work / PREPARED_FILE).read_text(encoding="utf-8"))
     directions = [(a, b) for a, b in payload["directions"]]
