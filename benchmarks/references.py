@@ -12,7 +12,9 @@ record's own two sides as source and output:
   two ids — counts as found when the first result has the same texts: ``exact_text``);
 * ``paraphrase``: the same, with a light paraphrase of both sides (one Japanese word in five and one English
   word in five dropped, at least one of each; two neighbouring English words swapped);
-* the median (p50) and p95 milliseconds of search + support per sentence, and the mean support score.
+* the median (p50) and p95 milliseconds of search + support per sentence, and the mean support score;
+* ``steps``: how the index knows the training steps of each pair (the sessions replayed, or why not), and among
+  the 500 records the distribution of ``times_seen`` and the share with steps.
 """
 
 from __future__ import annotations
@@ -89,6 +91,15 @@ def _run(index: ReferenceIndex, queries: list[tuple[Reference, str, str]]) -> di
     }
 
 
+def _seen(records: list[Reference]) -> dict[str, Any]:
+    counts = sorted(r.times_seen for r in records if r.times_seen is not None)
+    with_steps = sum(not isinstance(r.steps, str) for r in records)
+    summary: dict[str, Any] = {"sampled_records": len(records), "share_with_steps": round(with_steps / len(records), 4)}
+    if counts:
+        summary["times_seen"] = {"min": counts[0], "median": statistics.median(counts), "max": counts[-1]}
+    return summary
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="kakehashi-ja-en")
@@ -134,6 +145,7 @@ def main() -> int:
     own = [index.record(i, "ja") for i in trained[:SAMPLE]]
     result["exact"] = _run(index, [(r, r.source, r.target) for r in own])
     result["paraphrase"] = _run(index, [(r, *_paraphrase(r.source, r.target, words, rng)) for r in own])
+    result["steps"] = {**index.meta["steps"], **_seen(own)}
     result["index_rss_mb_after_queries"] = _delta(before)
     result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     result["data_dir"] = str(data_dir())

@@ -6,8 +6,8 @@ variable                       flag                    meaning
 ``KAKEHASHI_REGISTRY``         ``--registry``          registry TOML file(s), ``os.pathsep``-separated
 ``KAKEHASHI_DEVICE``           ``--device``            ``auto`` | ``cpu`` | ``cuda``
 ``KAKEHASHI_COMPUTE_TYPE``     ``--compute-type``      ``auto`` | ``int8`` | ``int8_float16`` | …
-``KAKEHASHI_INTER_THREADS``    ``--inter-threads``     parallel batches (CTranslate2 workers)
-``KAKEHASHI_INTRA_THREADS``    ``--threads``           threads per batch (0 = CTranslate2's default)
+``KAKEHASHI_INTER_THREADS``    ``--inter-threads``     parallel batches (model replicas; 0 = one per CPU)
+``KAKEHASHI_INTRA_THREADS``    ``--threads``           threads per batch (0 = 1 on CPU with inter 0)
 =============================  ======================  ==========================================
 """
 
@@ -63,7 +63,8 @@ class Settings:
     registry: tuple[Path, ...] = ()
     device: str = "auto"
     compute_type: str = "auto"
-    inter_threads: int = 1
+    # 0 and 0: one single-threaded replica per CPU (RuntimeOptions.threads says why).
+    inter_threads: int = 0
     intra_threads: int = 0
 
     @classmethod
@@ -74,7 +75,7 @@ class Settings:
             registry=registry,
             device=environ.get("KAKEHASHI_DEVICE", "auto"),
             compute_type=environ.get("KAKEHASHI_COMPUTE_TYPE", "auto"),
-            inter_threads=_int(environ, "KAKEHASHI_INTER_THREADS", 1),
+            inter_threads=_int(environ, "KAKEHASHI_INTER_THREADS", 0),
             intra_threads=_int(environ, "KAKEHASHI_INTRA_THREADS", 0),
         )
 

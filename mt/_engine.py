@@ -10,6 +10,7 @@ Both take already-segmented sentences; segmentation, routing and pivoting live i
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
@@ -55,12 +56,14 @@ class TranslationOptions:
 
     beam_size: int = _option(4, "integer", minimum=1, maximum=16)
     n_best: int = _option(1, "integer", minimum=1, maximum=16)
-    length_penalty: float = _option(1.0, "number")
-    repetition_penalty: float = _option(1.0, "number", exclusiveMinimum=0)
+    # Bounds keep every value meaningful in CTranslate2's float32 (1e-320 is 0 there; -1e17 overflows scores).
+    length_penalty: float = _option(1.0, "number", minimum=0, maximum=10)
+    repetition_penalty: float = _option(1.0, "number", minimum=0.01, maximum=100)
     no_repeat_ngram_size: int = _option(0, "integer", minimum=0, maximum=10)
+    # At most the model's vocabulary size (checked when decoding); 0 samples from the whole vocabulary.
     sampling_topk: int = _option(1, "integer", minimum=0)
-    sampling_topp: float = _option(1.0, "number", exclusiveMinimum=0, maximum=1)
-    sampling_temperature: float = _option(1.0, "number", exclusiveMinimum=0)
+    sampling_topp: float = _option(1.0, "number", minimum=0.01, maximum=1)
+    sampling_temperature: float = _option(1.0, "number", minimum=0.01, maximum=100)
     max_decoding_length: int = _option(256, "integer", minimum=1, maximum=4096)
     max_input_tokens: int | None = _option(None, "integer", request=False, minimum=8)
     max_batch_tokens: int = _option(4096, "integer", request=False, minimum=64)
@@ -163,21 +166,54 @@ class SegmentResult:
         return self.hypotheses[0].score
 
 
+# CTranslate2 cuts every CPU call into sub-batches of this many source tokens and runs them on its replicas side
+# by side. Fixed, so that a sentence's batch-mates (and so its int8 output) do not depend on the thread layout.
+CPU_SUB_BATCH_TOKENS = 256
+
+
+def available_cpus() -> int:
+    """The CPUs this process may run on (its affinity mask, which containers and ``taskset`` narrow)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
 @dataclass(frozen=True)
 class RuntimeOptions:
-    """Where and how a model runs; ``auto`` picks CUDA when present and int8 on CPU, int8_float16 on GPU."""
+    """Where and how a model runs; ``auto`` picks CUDA when present and int8 on CPU, int8_float16 on GPU.
+
+    Threads: ``inter_threads`` replicas of the model each run one batch at a time with ``intra_threads`` OpenMP
+    threads. 0 for both (the default) lays them out by itself: on CPU one single-threaded replica per CPU of
+    ``cpu_share`` (0: every CPU of this process; a server with several worker processes gives each its part).
+    OpenMP threads inside one batch spin while they wait for each other, and when another process holds a core
+    they wait for it for a whole scheduler slice: one thread per replica never waits for another, so a contended
+    machine slows in proportion instead of stalling (``benchmarks/threads.py``). Given counts are used as they are.
+    """
 
     device: str = "auto"
     compute_type: str = "auto"
-    inter_threads: int = 1
+    inter_threads: int = 0
     intra_threads: int = 0
     device_index: tuple[int, ...] = (0,)
+    cpu_share: int = 0
 
     def __post_init__(self) -> None:
         if self.device not in DEVICES:
             raise InvalidRequest(f"unknown device {self.device!r}; accepted: {', '.join(DEVICES)}")
         if self.compute_type not in COMPUTE_TYPES:
             raise InvalidRequest(f"unknown compute type {self.compute_type!r}; accepted: {', '.join(COMPUTE_TYPES)}")
+        for name in ("inter_threads", "intra_threads", "cpu_share"):
+            if getattr(self, name) < 0:
+                raise InvalidRequest(f"{name} must be ≥ 0 (0 = chosen from the CPUs), not {getattr(self, name)}")
+
+    def threads(self, device: str) -> tuple[int, int]:
+        """(inter_threads, intra_threads) for ``device`` (``cpu`` or ``cuda``), with automatic values resolved."""
+        if self.inter_threads == 0 and self.intra_threads == 0:
+            if device != "cpu":
+                return 1, 1
+            return max(1, self.cpu_share or available_cpus()), 1
+        return max(1, self.inter_threads), self.intra_threads
 
     def resolve(self) -> tuple[str, str]:
         import ctranslate2
@@ -264,11 +300,13 @@ def _sampling_arguments(options: TranslationOptions) -> dict[str, Any]:
     }
 
 
-def _search_arguments(options: TranslationOptions) -> dict[str, Any]:
-    """The CTranslate2 arguments of a batched call: token-bounded batches, beam search (unless sampling), n-best."""
+def _search_arguments(options: TranslationOptions, device: str) -> dict[str, Any]:
+    """The CTranslate2 arguments of a batched call: token-bounded batches (fixed sub-batches on CPU, which the
+    replicas run side by side), beam search (unless sampling), n-best."""
+    sub_batch = min(options.max_batch_tokens, CPU_SUB_BATCH_TOKENS) if device == "cpu" else options.max_batch_tokens
     return {
         **_sampling_arguments(options),
-        "max_batch_size": options.max_batch_tokens,
+        "max_batch_size": sub_batch,
         "batch_type": "tokens",
         "beam_size": 1 if options.sampling else options.beam_size,
         "num_hypotheses": options.n_best,
@@ -297,18 +335,25 @@ def _length_normalised(score: float, tokens: int) -> float:
 def _load_ctranslate2(kind: Any, directory: Path, runtime: RuntimeOptions) -> tuple[Any, str, str]:
     """A ``ctranslate2.Translator`` or ``Generator`` on the resolved device; returns (model, device, compute type)."""
     device, compute_type = runtime.resolve()
+    inter_threads, intra_threads = runtime.threads(device)
     try:
         model = kind(
             str(directory),
             device=device,
             compute_type=compute_type,
             device_index=list(runtime.device_index),
-            inter_threads=runtime.inter_threads,
-            intra_threads=runtime.intra_threads,
+            inter_threads=inter_threads,
+            intra_threads=intra_threads,
         )
     except (RuntimeError, ValueError) as exc:
         raise InvalidModel(directory, f"CTranslate2 cannot load the weights ({exc})") from exc
     return model, device, compute_type
+
+
+def _refused_options(exc: ValueError) -> InvalidRequest:
+    """CTranslate2 checks some options against the model (``sampling_topk`` against its vocabulary size) and
+    raises ValueError with what it accepts: the request's fault, not the server's."""
+    return InvalidRequest(f"the model refused the decoding options: {exc}")
 
 
 class _CTranslate2Backend:
@@ -318,6 +363,13 @@ class _CTranslate2Backend:
     """
 
     manifest: Manifest
+    model: Any
+    device: str
+
+    @property
+    def replicas(self) -> int:
+        """How many batches the model runs at once (its CTranslate2 replicas)."""
+        return int(self.model.num_translators)
 
     def translate_segments(
         self,
@@ -327,7 +379,12 @@ class _CTranslate2Backend:
         options: TranslationOptions,
         deadline: float | None = None,
     ) -> list[SegmentResult]:
-        return self._translate(segments, source, target, options) if segments else []
+        if not segments:
+            return []
+        try:
+            return self._translate(segments, source, target, options)
+        except ValueError as exc:
+            raise _refused_options(exc) from exc
 
     def stream_segment(
         self,
@@ -338,7 +395,10 @@ class _CTranslate2Backend:
         deadline: float | None = None,
     ) -> Iterator[str]:
         """Greedy (or sampled) decoding of one sentence, yielding text as tokens arrive."""
-        return self._stream(sentence, source, target, options)
+        try:
+            yield from self._stream(sentence, source, target, options)
+        except ValueError as exc:
+            raise _refused_options(exc) from exc
 
     def _translate(
         self, segments: Sequence[str], source: Language, target: Language, options: TranslationOptions
@@ -386,8 +446,10 @@ class EncoderDecoderTranslator(_CTranslate2Backend):
                 return [*body, "</s>", *([code] if code else [])]
             return [*([code] if code else []), *body, "</s>"]
         if family == "madlad":
+            # The target tag goes first, as its own token: encoding "<2en> text" as one string puts a lone "▁"
+            # before the tag with the non-legacy T5 tokenizers of transformers 5.
             code = language_token(hf, target, family, pair) if target is not None else ""
-            return hf.encode(f"{code} {text}" if code else text)
+            return [code, *hf.encode(text)] if code else hf.encode(text)
         return hf.encode(text)
 
     def _language_tokens(self) -> list[str]:
@@ -423,7 +485,7 @@ class EncoderDecoderTranslator(_CTranslate2Backend):
             target_prefix=[prefix] * len(batch) if prefix else None,
             max_input_length=0,
             max_decoding_length=max_length,
-            **_search_arguments(options),
+            **_search_arguments(options, self.device),
         )
         out = []
         for tokens, result in zip(batch, results):
@@ -536,7 +598,7 @@ class DecoderOnlyTranslator(_CTranslate2Backend):
             max_length=max_length,
             end_token=self._end_tokens(),
             include_prompt_in_result=False,
-            **_search_arguments(options),
+            **_search_arguments(options, self.device),
         )
         out = []
         for prompt, result in zip(prompts, results):

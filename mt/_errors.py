@@ -29,12 +29,20 @@ class InvalidRequest(KakehashiError):
 class UnsupportedLanguage(KakehashiError):
     """A language code is not recognised at all."""
 
-    def __init__(self, code: str, accepted: Iterable[str]):
+    def __init__(self, code: str, accepted: Iterable[str], installed: bool = False):
         self.code = code
-        super().__init__(
-            f"unknown language code {code!r}; accepted codes are ISO 639-1/639-3 or BCP-47 tags such as: "
-            f"{_accepted(accepted)}"
-        )
+        if installed:
+            # What a request can use: the languages of the installed models, not every code the parser knows.
+            message = (
+                f"unknown language code {code!r}; the installed models translate: {_accepted(accepted)} "
+                "(accepted as ISO 639-1/639-3 codes or BCP-47 tags, such as ja, jpn or ja-JP)"
+            )
+        else:
+            message = (
+                f"unknown language code {code!r}; accepted codes are ISO 639-1/639-3 or BCP-47 tags such as: "
+                f"{_accepted(accepted)}"
+            )
+        super().__init__(message)
 
 
 class UnsupportedLanguagePair(KakehashiError):
@@ -70,6 +78,11 @@ class ConversionError(KakehashiError):
 
 class InputTooLarge(KakehashiError):
     """A request exceeds a configured size limit."""
+
+
+class DocumentError(KakehashiError):
+    """A document cannot be translated: unsupported format, corrupt, hostile (zip bomb, entity expansion),
+    oversized, or in an encoding that cannot be read. The message names the file's problem and what is accepted."""
 
 
 class MissingDependency(KakehashiError):

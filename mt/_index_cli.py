@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ def add_index_command(subparsers: Any) -> None:
 
 def cmd_index_build(args: argparse.Namespace) -> int:
     """Build the index of ``--model`` and print where it went."""
-    from mt._references import build_index
+    from mt._references import META_FILE, build_index
     from mt.bench.testsets import data_dir
     from mt.cli import settings_from_args
 
@@ -41,4 +42,9 @@ def cmd_index_build(args: argparse.Namespace) -> int:
     root = args.data_dir.expanduser() if args.data_dir else data_dir()
     path = build_index(entry.path, entry.manifest, root, output=args.output, progress=not args.quiet)
     print(f"reference index of {entry.name} written to {path}")
+    steps = json.loads((path / META_FILE).read_text(encoding="utf-8"))["steps"]
+    if steps["known"]:
+        print(f"training steps of each pair replayed: {'; '.join(steps['sessions'])}")
+    else:
+        print(f"training steps of the pairs not known: {steps['reason']}")
     return 0

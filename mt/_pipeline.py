@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from mt._engine import RuntimeOptions, SegmentResult, TranslationOptions, Translator, load_translator
-from mt._errors import InvalidRequest, UnsupportedLanguagePair
+from mt._errors import InvalidRequest, UnsupportedLanguage, UnsupportedLanguagePair
 from mt._glossary import Glossary, apply_glossary
 from mt._langid import DetectedLanguage, LanguageDetector
 from mt._languages import Language, parse_language
@@ -231,6 +231,15 @@ class Kakehashi:
                 reachable[s].append(t)
         return reachable
 
+    def _language(self, code: str) -> Language:
+        """:func:`parse_language`, whose error lists the installed models' languages (what can be translated)
+        rather than every code the parser knows."""
+        try:
+            return parse_language(code)
+        except UnsupportedLanguage:
+            installed = {lang for e in self.registry.entries for lang in e.manifest.languages}
+            raise UnsupportedLanguage(str(code), installed, installed=True) from None
+
     # -- translation
 
     def translate(
@@ -254,14 +263,9 @@ class Kakehashi:
             UnsupportedLanguage, UnsupportedLanguagePair, ModelNotFound, InvalidModel, InvalidRequest.
         """
         options = options or TranslationOptions()
-        target_lang = parse_language(target)
+        target_lang = self._language(target)
         jobs = self._plan(texts, source, target_lang, model, options)
-        if glossary is not None and (
-            glossary.target != target_lang.base or (source != AUTO and parse_language(source).base != glossary.source)
-        ):
-            raise InvalidRequest(
-                f"the glossary translates {glossary.source}→{glossary.target}; this request is {source}→{target_lang.code}"
-            )
+        _check_glossary(glossary, source, target_lang)
         # Texts that take the same route (the same source language) share one call per leg.
         groups: dict[str, list[_Job]] = {}
         for job in jobs:
@@ -296,24 +300,35 @@ class Kakehashi:
         model: str | None = None,
         options: TranslationOptions | None = None,
         deadline: float | None = None,
+        glossary: Glossary | None = None,
     ) -> Iterator[StreamEvent]:
         """Translate one text sentence by sentence, yielding text as the model produces it.
 
         Planning (detection, routing, segmentation) is :meth:`translate`'s. Decoding is greedy (or sampled):
         beam search needs the whole hypothesis before it can answer. Pivoted pairs stream the last leg.
-        Streamed sentences carry no score (0.0).
+        Streamed sentences carry no score (0.0). With a ``glossary``, a sentence holding one of its terms is
+        translated as :meth:`translate` does it and arrives in one delta: its placeholders can only be checked
+        and replaced once the sentence is complete.
         """
         options = options or TranslationOptions(beam_size=1)
-        target_lang = parse_language(target)
+        target_lang = self._language(target)
         job = self._plan([text], source, target_lang, model, options)[0]
+        _check_glossary(glossary, source, target_lang)
         if job.route is None:
             yield StreamEvent("translation", translation=self._unchanged(job, target_lang))
             return
         route = job.route
         sentences = job.sentences
+        whole: set[int] = set()
+        if glossary is not None and job.source.base == glossary.source:
+            whole = {i for i, sentence in enumerate(sentences) if glossary.prepare(sentence).slots}
         if route.pivoted:
             leading = Route(route.steps[:-1])
-            sentences = [r.text for r in self._run_route(sentences, leading, _leg_options(options), deadline)]
+            streamed = [i for i in range(len(sentences)) if i not in whole]
+            pivoted = self._run_route([sentences[i] for i in streamed], leading, _leg_options(options), deadline)
+            sentences = list(sentences)
+            for i, result in zip(streamed, pivoted):
+                sentences[i] = result.text
         entry, step_source, step_target = route.steps[-1]
         last = self.translator(entry)
         joiner = "" if writes_without_spaces(target_lang.code) else " "
@@ -324,6 +339,16 @@ class Kakehashi:
             for number, part in enumerate(sentences[cursor : cursor + len(parts)]):
                 if number:
                     yield StreamEvent("delta", index, joiner)
+                if cursor + number in whole:
+                    assert glossary is not None
+
+                    def run(batch: list[str], leg_options: TranslationOptions, r: Route = route) -> list[SegmentResult]:
+                        return self._run_route(batch, r, leg_options, deadline)
+
+                    produced = apply_glossary(glossary, [part], options, run)[0].text
+                    yield StreamEvent("delta", index, produced)
+                    pieces_out.append(produced)
+                    continue
                 produced = ""
                 for delta in last.stream_segment(
                     part, parse_language(step_source), parse_language(step_target), options, deadline
@@ -354,7 +379,7 @@ class Kakehashi:
         self, texts: Sequence[str], source: str, target: Language, model: str | None, options: TranslationOptions
     ) -> list[_Job]:
         """Detect each text's language, route its pair and split it into sentences that fit the first model."""
-        fixed_source = None if source == AUTO else parse_language(source)
+        fixed_source = None if source == AUTO else self._language(source)
         routes: dict[str, Route] = {}
         jobs: list[_Job] = []
         for index, text in enumerate(texts):
@@ -460,6 +485,15 @@ class Kakehashi:
             )
             current = [r.text for r in results]
         return results
+
+
+def _check_glossary(glossary: Glossary | None, source: str, target: Language) -> None:
+    if glossary is not None and (
+        glossary.target != target.base or (source != AUTO and parse_language(source).base != glossary.source)
+    ):
+        raise InvalidRequest(
+            f"the glossary translates {glossary.source}→{glossary.target}; this request is {source}→{target.code}"
+        )
 
 
 def _leg_options(options: TranslationOptions) -> TranslationOptions:

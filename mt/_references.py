@@ -6,6 +6,11 @@ sample (reproducing the sample the way ``mt.training.data.prepare_data`` drew it
 under ``KAKEHASHI_INDEX_DIR``) a bm25s sparse index, the pairs' texts in one memory-mapped blob and ``index.json``
 naming the model and the index format version. ``ReferenceIndex`` loads it and answers, for a source sentence and
 its translation, the best-matching records with their public URLs, and a support score for the translation.
+
+For models whose training run recorded its chain of sessions, the index also stores the optimizer steps at which
+the model saw each pair (replayed by :mod:`mt.training.order`): one flat array of steps sorted by record, with
+offsets per record. Where the steps cannot be known, ``index.json`` says why and every reference carries that
+reason instead of steps.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from mt._manifest import REFERENCE_INDEX_DIR, Manifest
 log = logging.getLogger("kakehashi.references")
 
 INDEX_FORMAT = "kakehashi-reference-index"
-INDEX_FORMAT_VERSION = 1
+INDEX_FORMAT_VERSION = 2  # 2: training steps per record
 INDEX_DIR_VARIABLE = "KAKEHASHI_INDEX_DIR"
 META_FILE = "index.json"
 _BM25_DIR = "bm25"
@@ -37,6 +42,8 @@ _TEXTS = "texts.bin"
 _OFFSETS = "offsets.npy"
 _CORPUS = "corpus.npy"
 _IN_TRAINING = "in_training.npy"
+_STEPS = "steps.npy"
+_STEP_OFFSETS = "step_offsets.npy"
 _WIKIPEDIA = "https://ja.wikipedia.org/?curid={}"
 _TATOEBA = "https://tatoeba.org/sentences/show/{}"
 _TIE_POOL = 10  # candidates read before breaking ties of equal BM25 scores by wording
@@ -54,12 +61,15 @@ class Reference:
     target: str
     score: float
     in_training: bool
-    steps: tuple[int, ...] = ()
+    steps: tuple[int, ...] | str = "not recorded"
+    times_seen: int | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """The reference as a JSON object (``steps`` as a list)."""
+        """The reference as a JSON object: ``steps`` a list of the training steps that held the pair (one per
+        time seen, so a step repeats when both directions were in its batch), or why they are not known;
+        ``times_seen`` null when unknown."""
         data = asdict(self)
-        data["steps"] = list(self.steps)
+        data["steps"] = self.steps if isinstance(self.steps, str) else list(self.steps)
         return data
 
 
@@ -108,6 +118,7 @@ class ReferenceIndex:
         corpus: Any,
         in_training: Any,
         words: ContentWords | None = None,
+        steps: tuple[Any, Any] | None = None,
     ):
         self.path = path
         self.meta = meta
@@ -116,6 +127,7 @@ class ReferenceIndex:
         self._offsets = offsets
         self._corpus = corpus
         self._in_training = in_training
+        self._steps = steps
         self._corpora: list[dict[str, Any]] = meta["corpora"]
         self._vocab: dict[str, int] = retriever.vocab_dict
         self._words = words or ContentWords()
@@ -181,13 +193,19 @@ class ReferenceIndex:
                 )
                 if not ok
             ]
+            steps = None
+            if meta["steps"]["known"]:
+                step_offsets = np.load(path / _STEP_OFFSETS, mmap_mode="r")
+                steps = (step_offsets, np.load(path / _STEPS, mmap_mode="r"))
+                if step_offsets.shape != (documents + 1,) or int(step_offsets[-1]) != len(steps[1]):
+                    problems.append(f"{_STEPS}, {_STEP_OFFSETS}")
         except Exception as exc:  # numpy and bm25s raise many kinds of errors on damaged files
             raise InvalidReferenceIndex(
                 path, f"a file is missing or damaged ({type(exc).__name__}: {exc})", manifest.name
             ) from exc
         if problems:
             raise InvalidReferenceIndex(path, f"{', '.join(problems)} do not match {META_FILE}", manifest.name)
-        return cls(path, meta, retriever, texts, offsets, corpus, in_training)
+        return cls(path, meta, retriever, texts, offsets, corpus, in_training, steps=steps)
 
     def __len__(self) -> int:
         return int(self.meta["documents"])
@@ -240,6 +258,8 @@ class ReferenceIndex:
         info = self._corpora[int(self._corpus[doc])]
         record_id, first, second = (self._text(3 * doc + j) for j in range(3))
         source, target = (first, second) if info["languages"][0] == source_lang else (second, first)
+        in_training = bool(self._in_training[doc])
+        steps, times_seen = self._seen(doc, in_training)
         return Reference(
             corpus=info["name"],
             id=record_id,
@@ -248,8 +268,27 @@ class ReferenceIndex:
             source=source,
             target=target,
             score=round(score, 4),
-            in_training=bool(self._in_training[doc]),
+            in_training=in_training,
+            steps=steps,
+            times_seen=times_seen,
         )
+
+    def _seen(self, doc: int, in_training: bool) -> tuple[tuple[int, ...] | str, int | None]:
+        """(the steps that held record ``doc``, how many times it was seen), or (why not known, None)."""
+        recorded = self.meta["steps"]
+        if not in_training:
+            return "none: the pair is not in the model's training sample", 0
+        if self._steps is None:
+            return f"not known: {recorded['reason']}", None
+        offsets, flat = self._steps
+        steps = tuple(int(s) for s in flat[int(offsets[doc]) : int(offsets[doc + 1])])
+        if not steps:
+            return (
+                f"none: the pair is in the training sample but was in no batch up to step {recorded['last_step']} "
+                "(too long for the model's max_tokens, or training stopped before its turn)",
+                0,
+            )
+        return steps, len(steps)
 
     def support(self, output: str, references: Sequence[Reference], target_lang: str) -> float:
         """Share (0..1) of the output's distinct content words that appear in the references' target sides.
@@ -335,6 +374,48 @@ def _training_ids(
     return {p.pair_id for p in pairs}, rule
 
 
+def _training_steps(
+    model_dir: Path, manifest: Manifest, config: Mapping[str, Any], data_dir: Path
+) -> tuple[dict[tuple[str, str], list[int]], dict[str, Any]]:
+    """The steps at which the model saw each training pair, ``(corpus, pair id) → steps``, replayed from the
+    run's settings and chain of sessions in the manifest; and their description for ``index.json`` (with the
+    reason when they cannot be known)."""
+    from dataclasses import replace
+
+    from mt.training.order import StepsUnknown, config_from_json, training_order
+
+    summary = manifest.training.get("summary") or {}
+    started = time.perf_counter()
+    try:
+        if not config or not summary:
+            raise StepsUnknown(
+                "the model's manifest records no training run (settings and sessions), so its data order cannot "
+                "be replayed"
+            )
+        run_config = config_from_json(config)
+        run_config = replace(
+            run_config,
+            train=[resolve_spec(s, data_dir) for s in run_config.train],
+            dev=[resolve_spec(s, data_dir) for s in run_config.dev],
+        )
+        last_step = int(summary.get("steps") or 0)
+        order = training_order(run_config, summary.get("runs") or [], last_step, model_dir)
+    except StepsUnknown as exc:
+        return {}, {"known": False, "reason": str(exc)}
+    chosen = str(summary.get("chosen_weights", "last"))
+    note = f"steps 1-{last_step} of the run, replayed session by session"
+    if chosen == "best":
+        note += "; the model's weights are the run's best-scoring snapshot, so later steps did not shape them"
+    return order.steps_by_pair(), {
+        "known": True,
+        "last_step": last_step,
+        "sessions": [s.describe() for s in order.sessions],
+        "chosen_weights": chosen,
+        "note": note,
+        "replay_seconds": round(time.perf_counter() - started, 1),
+    }
+
+
 def _progress(items: Iterable[Any], total: int, label: str, enabled: bool) -> Iterator[Any]:
     if enabled:
         try:
@@ -396,6 +477,8 @@ def build_index(
     corpus_of: list[int] = []
     in_training: list[bool] = []
     corpora: list[dict[str, Any]] = []
+    seen, steps_meta = _training_steps(model_dir, manifest, config, data_dir)
+    step_lists: list[list[int]] = []
     for number, (name, info) in enumerate(sorted(manifest.corpora.items())):
         spec = resolve_spec(str(info.get("spec", "")), data_dir)
         raw = list(load_corpus(spec))
@@ -416,9 +499,10 @@ def build_index(
                 blob += text.encode("utf-8")
                 offsets.append(len(blob))
             corpus_of.append(number)
-            seen = pair.pair_id in trained
-            marked += seen
-            in_training.append(seen)
+            trained_on = pair.pair_id in trained
+            marked += trained_on
+            in_training.append(trained_on)
+            step_lists.append(seen.get((name, pair.pair_id), []) if trained_on else [])
         expected = info.get("pairs_used")
         if expected is not None and marked != expected:
             log.warning("%s: %d pairs marked as trained on, the manifest says %d", name, marked, expected)
@@ -446,6 +530,15 @@ def build_index(
     np.save(target / _OFFSETS, np.asarray(offsets, dtype=np.int64))
     np.save(target / _CORPUS, np.asarray(corpus_of, dtype=np.uint8))
     np.save(target / _IN_TRAINING, np.asarray(in_training, dtype=bool))
+    if steps_meta["known"]:
+        counts = np.fromiter((len(s) for s in step_lists), dtype=np.int64, count=len(step_lists))
+        np.save(target / _STEP_OFFSETS, np.concatenate([[0], np.cumsum(counts)]).astype(np.int64))
+        flat = np.fromiter((step for s in step_lists for step in s), dtype=np.uint32, count=int(counts.sum()))
+        np.save(target / _STEPS, flat)
+        steps_meta["sightings"] = int(counts.sum())
+    else:
+        for name in (_STEPS, _STEP_OFFSETS):
+            (target / name).unlink(missing_ok=True)
     meta = {
         "format": INDEX_FORMAT,
         "format_version": INDEX_FORMAT_VERSION,
@@ -455,7 +548,7 @@ def build_index(
         "vocabulary": len(vocab),
         "tokenizer": {"ja": "fugashi + unidic-lite content words", "other": "lower-cased words, English stop words"},
         "corpora": corpora,
-        "steps": "not recorded",
+        "steps": steps_meta,
         "build_seconds": round(time.perf_counter() - started, 1),
     }
     (target / META_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")

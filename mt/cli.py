@@ -14,11 +14,12 @@ from pathlib import Path
 from mt._annotate import Annotator
 from mt._config import Settings
 from mt._engine import TranslationOptions
-from mt._errors import KakehashiError, MissingDependency
+from mt._errors import InvalidRequest, KakehashiError, MissingDependency
 from mt._glossary import load_glossary
 from mt._index_cli import add_index_command
 from mt._pipeline import AUTO, Kakehashi, Translation
 from mt.bench.cli import add_bench_command
+from mt.documents.cli import add_translate_file_command
 from mt.training.cli import add_train_command
 
 # Lines read from a pipe are translated in chunks, so output starts flowing before stdin ends.
@@ -85,6 +86,10 @@ def _print_annotations(result: Translation, references: bool, notes: bool) -> No
                 row = reference.to_json()
                 print(f"    {number}. {row['source']} → {row['target']}")
                 print(f"       {row['corpus']} {row['id']}, {row['license']}, {row['url'] or 'no public page'}")
+                steps = row["steps"]
+                if not isinstance(steps, str):
+                    steps = f"seen {row['times_seen']} times in training (steps {steps[0]} … {steps[-1]})"
+                print(f"       {steps}")
     for note in (result.notes or ()) if notes else ():
         row = note.to_json()
         reading = ", ".join(part for part in (row["reading"], row["romaji"]) if part)
@@ -143,7 +148,24 @@ def _chunks(lines: Iterable[str], size: int) -> Iterable[list[str]]:
         yield chunk
 
 
+def _is_file(text: str) -> bool:
+    """Whether a TEXT argument names an existing file (a path, not a sentence)."""
+    if "\n" in text or len(text) > 4096:
+        return False
+    try:
+        return Path(text).expanduser().is_file()
+    except OSError:
+        return False
+
+
 def cmd_translate(args: argparse.Namespace) -> int:
+    files = [text for text in args.text if _is_file(text)]
+    if files:
+        raise InvalidRequest(
+            f"{files[0]!r} is a file, and translate translates the texts it is given; "
+            f"translate the file with: kakehashi translate-file {files[0]} --to LANGUAGE "
+            f"(or its lines as text with: kakehashi translate < {files[0]})"
+        )
     settings = settings_from_args(args)
     kakehashi = Kakehashi(settings.load_registry(), settings.runtime())
     options = _translation_options(args)
@@ -220,22 +242,30 @@ def _decoding_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("decoding")
     group.add_argument("--beam", type=int, default=4, help="beam size (1 = greedy)")
     group.add_argument("--n-best", type=int, default=1, help="alternatives to return (≤ beam)")
-    group.add_argument("--sampling-topk", type=int, default=1)
-    group.add_argument("--sampling-topp", type=float, default=1.0)
-    group.add_argument("--temperature", type=float, default=1.0)
-    group.add_argument("--repetition-penalty", type=float, default=1.0)
+    group.add_argument(
+        "--sampling-topk", type=int, default=1, help="sample from the K likeliest tokens (1 = no sampling, 0 = all)"
+    )
+    group.add_argument(
+        "--sampling-topp", type=float, default=1.0, help="sample from the tokens of this cumulative probability"
+    )
+    group.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (0.01-100; 1 = as trained)")
+    group.add_argument(
+        "--repetition-penalty", type=float, default=1.0, help="penalise repeated tokens (> 1; 1 = no penalty)"
+    )
     group.add_argument("--max-length", type=int, default=256, help="maximum output tokens per sentence")
-    group.add_argument("--max-batch-tokens", type=int, default=4096)
+    group.add_argument("--max-batch-tokens", type=int, default=4096, help="source tokens in one model batch")
     group.add_argument("--target-prefix", help="force the translation to start with this text")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kakehashi", description="Kakehashi (架け橋): translation with open models.")
-    parser.add_argument("-v", "--verbose", action="store_true")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what is loaded and done")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("translate", help="translate TEXT arguments, or stdin one paragraph per line")
-    p.add_argument("text", nargs="*")
+    p.add_argument(
+        "text", nargs="*", help="texts to translate (none: read stdin); for a file, use kakehashi translate-file"
+    )
     p.add_argument("--from", dest="source", default=AUTO, help="source language code, or auto (default)")
     p.add_argument("--to", help="target language code (default: en, or ja for English input)")
     p.add_argument("--model", help="model name or directory (default: routed by language pair)")
@@ -257,9 +287,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("convert", help="convert a Hugging Face checkpoint to a Kakehashi (CTranslate2) model")
     p.add_argument("source", help="checkpoint directory or hub id")
-    p.add_argument("--output", "-o", required=True)
+    p.add_argument("--output", "-o", required=True, help="directory to write the converted model to")
     p.add_argument(
         "--quantization",
+        help="weight precision of the converted model (default int8)",
         default="int8",
         choices=["int8", "int8_float16", "int8_bfloat16", "int8_float32", "float16", "bfloat16", "float32", "none"],
     )
@@ -269,17 +300,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--languages", help="comma-separated language codes (default: read from the vocabulary)")
     p.add_argument("--prompt-template", help="decoder-only models: '{source_lang}: {text}\\n{target_lang}:' or chat")
     p.add_argument("--stop", action="append", help="decoder-only models: stop sequence (repeatable)")
-    p.add_argument("--trust-remote-code", action="store_true")
+    p.add_argument(
+        "--trust-remote-code", action="store_true", help="run the checkpoint's own Python code (only if you trust it)"
+    )
     p.set_defaults(func=cmd_convert)
 
     p = sub.add_parser("models", help="list installed models")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="every detail of each model, as JSON")
     runtime_flags(p)
     p.set_defaults(func=cmd_models)
 
     add_train_command(sub)
     add_bench_command(sub)
     add_index_command(sub)
+    add_translate_file_command(sub)
 
     # Parsed by the serve package itself (its flags are its own); add_help=False passes --help on to it.
     for name, summary in SERVE_COMMANDS.items():
@@ -291,6 +325,7 @@ def build_parser() -> argparse.ArgumentParser:
 SERVE_COMMANDS = {
     "serve": "run the REST service (needs the serve extra)",
     "keys": "create an API key for the REST service (stored hashed)",
+    "worker": "run document translation jobs from the Redis queue (needs the jobs extra)",
 }
 
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
+import re
 import secrets
 import threading
 import time
@@ -22,6 +24,35 @@ from typing import Any
 
 from mt import InvalidRequest
 from serve._errors import RateLimited, Unauthorized
+
+# Query parameters that carry secrets (DeepL's auth_key, LibreTranslate's api_key, and the usual others).
+_SECRET_QUERY = re.compile(r"(?i)([?&](?:auth_key|api_key|apikey|key|token|access_token)=)[^&\s\"']*")
+REDACTED = "[redacted]"
+
+
+def redact(text: str) -> str:
+    """``text`` with the values of secret query parameters (``?auth_key=…``) replaced by ``[redacted]``."""
+    return _SECRET_QUERY.sub(lambda m: m.group(1) + REDACTED, text)
+
+
+class RedactSecrets(logging.Filter):
+    """A logging filter that redacts secret query parameters from a record's message and arguments (uvicorn's
+    access log writes the full path with its query string)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
+        return True
+
+
+def install_log_redaction(names: tuple[str, ...] = ("uvicorn.access", "uvicorn.error", "kakehashi")) -> None:
+    """Redact secrets from every line these loggers write (idempotent)."""
+    for name in names:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactSecrets) for f in logger.filters):
+            logger.addFilter(RedactSecrets())
 
 
 def hash_key(key: str) -> str:
@@ -77,12 +108,15 @@ class AccessControl:
         """Authenticate and count one request; returns the identity used for the rate limit.
 
         Raises:
-            Unauthorized: a key is required and missing or unknown, or an unknown key is given.
+            Unauthorized: a key is required and missing or unknown, or an unknown key is given to a server
+                with keys.
             RateLimited: the identity used up its requests for this minute.
         """
         identity = f"ip:{client}"
         limit = self.default_limit
-        if key:
+        # Open mode (no keys file): a key is ignored, as LibreTranslate does, so that clients which always send
+        # one (DeepL's official client cannot send none) work against a server without keys.
+        if key and (self._by_hash or self.require_key):
             digest = hash_key(key)
             match = next((k for h, k in self._by_hash.items() if hmac.compare_digest(h, digest)), None)
             if match is None:

@@ -1,8 +1,10 @@
 """Cross-request micro-batching.
 
 Sentences from concurrent requests that go to the same model, language pair and decoding options are merged
-into one CTranslate2 call. A worker thread per model takes the first waiting item, gathers more for at most
-``max_wait_ms`` or until ``max_batch_tokens`` source tokens are collected, and runs the batch. The queue is
+into one CTranslate2 call. A gathering thread per model waits for a free replica of the model, takes the first
+waiting item, gathers more for at most ``max_wait_ms`` or until ``max_batch_tokens`` source tokens are collected,
+and hands the batch to that replica: as many batches run at once as the model has replicas, and while all are
+busy the queue grows into the next, larger batches. The queue is
 bounded: when it is full, :class:`Overloaded` is raised at once (the service answers 429 with Retry-After)
 instead of letting memory grow. Streamed sentences run on their caller's thread but hold a place in the same
 bound while they stream.
@@ -16,7 +18,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,7 +46,10 @@ BatchObserver = Callable[[int, int, float], None]  # (sentences, tokens, queue w
 
 
 class MicroBatcher:
-    """Merges the sentences of concurrent requests for one model into CTranslate2 batches, on a thread of its own."""
+    """Merges the sentences of concurrent requests for one model into CTranslate2 batches, on threads of its own.
+
+    ``replicas``: how many batches run at once (the model's CTranslate2 replicas; more would only queue inside it).
+    """
 
     def __init__(
         self,
@@ -53,15 +58,21 @@ class MicroBatcher:
         max_batch_tokens: int,
         max_queue: int,
         observe: BatchObserver | None = None,
+        replicas: int = 1,
     ):
+        if replicas < 1:
+            raise ValueError(f"replicas must be ≥ 1, not {replicas}")
         self.translator = translator
         self.max_wait_s = max_wait_ms / 1000
         self.max_batch_tokens = max_batch_tokens
         self.max_queue = max_queue
+        self.replicas = replicas
         self._queue: queue.Queue[_Item | None] = queue.Queue(maxsize=max_queue)
         self._streams = 0
         self._lock = threading.Lock()
         self._observe = observe
+        self._free = threading.Semaphore(replicas)
+        self._runners = ThreadPoolExecutor(replicas, thread_name_prefix="kakehashi-batch")
         self._thread = threading.Thread(target=self._run, name="kakehashi-batcher", daemon=True)
         self._thread.start()
 
@@ -107,14 +118,20 @@ class MicroBatcher:
                 self._streams -= 1
 
     def close(self) -> None:
+        """Finish the batches already taken, then stop (items still queued are failed, not left waiting)."""
         self._queue.put(None)
-        self._thread.join(timeout=5)
+        self._thread.join(timeout=30)
+        self._runners.shutdown(wait=True)
 
     def _run(self) -> None:
         pending: list[_Item] = []
         while True:
+            # Gather only once a replica is free: while all are busy, waiting items grow the next batch.
+            self._free.acquire()
             first = pending.pop(0) if pending else self._queue.get()
             if first is None:
+                self._free.release()
+                self._fail_waiting(pending)
                 return
             batch, tokens = [first], first.tokens
             deadline = time.monotonic() + self.max_wait_s
@@ -129,10 +146,9 @@ class MicroBatcher:
             pending = rest
             while tokens < self.max_batch_tokens:
                 timeout = deadline - time.monotonic()
-                if timeout <= 0:
-                    break
                 try:
-                    waiting = self._queue.get(timeout=timeout)
+                    # Past the wait, items already queued still join (they cost no waiting).
+                    waiting = self._queue.get(timeout=timeout) if timeout > 0 else self._queue.get_nowait()
                 except queue.Empty:
                     break
                 if waiting is None:
@@ -143,7 +159,25 @@ class MicroBatcher:
                     tokens += waiting.tokens
                 else:
                     pending.append(waiting)
+            self._runners.submit(self._execute_on_replica, batch, tokens)
+
+    def _fail_waiting(self, pending: list[_Item]) -> None:
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is not None:
+                pending.append(item)
+        for item in pending:
+            if item.future.set_running_or_notify_cancel():
+                item.future.set_exception(Overloaded())
+
+    def _execute_on_replica(self, batch: list[_Item], tokens: int) -> None:
+        try:
             self._execute(batch, tokens)
+        finally:
+            self._free.release()
 
     def _execute(self, batch: list[_Item], tokens: int) -> None:
         # Requests that gave up (timed out) are dropped; the rest can no longer be cancelled.

@@ -16,6 +16,7 @@ import time
 import unicodedata
 from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from mt import Hypothesis, SegmentResult
@@ -65,6 +66,12 @@ def decode_result(raw: str | bytes) -> SegmentResult | None:
 class TranslationCache(Protocol):
     kind: str
 
+    @property
+    def down(self) -> bool:
+        """True while the cache is known to be unreachable (then requests are served uncached, and whole
+        responses kept in front of it are not served either: an outage looks the same through every path)."""
+        ...
+
     def get_many(self, keys: Sequence[str]) -> list[SegmentResult | None]: ...
 
     def set_many(self, items: Sequence[tuple[str, SegmentResult]]) -> None: ...
@@ -74,6 +81,7 @@ class TranslationCache(Protocol):
 
 class NoCache:
     kind = "none"
+    down = False
 
     def get_many(self, keys: Sequence[str]) -> list[SegmentResult | None]:
         return [None] * len(keys)
@@ -89,6 +97,7 @@ class MemoryCache:
     """A thread-safe LRU of encoded results (kept as JSON so both caches behave the same)."""
 
     kind = "memory"
+    down = False
 
     def __init__(self, size: int):
         self.size = size
@@ -133,6 +142,10 @@ class RedisCache:
         self._down_since: float | None = None
         self._next_try = 0.0
         self._lock = threading.Lock()
+
+    @property
+    def down(self) -> bool:
+        return self._down_since is not None
 
     def _available(self) -> bool:
         with self._lock:
@@ -193,3 +206,69 @@ def make_cache(redis_url: str, ttl_s: int, size: int) -> TranslationCache:
     if redis_url:
         return RedisCache(redis_url, ttl_s)
     return MemoryCache(size)
+
+
+@dataclass(frozen=True)
+class CachedResponse:
+    """A whole response body, with what serving it again counts (characters, tokens, cached sentences)."""
+
+    body: bytes
+    characters: int
+    source_tokens: int
+    target_tokens: int
+    sentences: int
+    stored: float = field(default_factory=time.monotonic)
+
+
+class ResponseCache:
+    """Whole responses to repeated requests, in this process: served on the event loop without a thread, the
+    pipeline or a Redis round trip. It sits in front of the segment cache and is filled only from what that
+    cache may hold (no sampling), keyed like it: a hash of canonical JSON of everything that decides the answer.
+    """
+
+    # Bounded by bytes as well as entries: one response may be hundreds of kilobytes (50,000 characters).
+    MAX_BYTES = 64 * 1024 * 1024
+    MAX_BODY_BYTES = 256 * 1024
+
+    def __init__(self, size: int, ttl_s: float, max_bytes: int = MAX_BYTES):
+        self.size = size
+        self.ttl_s = ttl_s
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self._items: OrderedDict[str, CachedResponse] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(parts: dict[str, Any]) -> str:
+        canonical = json.dumps(
+            {"v": SCHEMA_VERSION, **parts}, sort_keys=True, ensure_ascii=False, separators=(",", ":")
+        )
+        return "response:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+    def get(self, key: str) -> CachedResponse | None:
+        with self._lock:
+            found = self._items.get(key)
+            if found is None:
+                return None
+            if self.ttl_s and time.monotonic() - found.stored > self.ttl_s:
+                del self._items[key]
+                self.bytes -= len(found.body)
+                return None
+            self._items.move_to_end(key)
+            return found
+
+    def put(self, key: str, response: CachedResponse) -> None:
+        if len(response.body) > min(self.MAX_BODY_BYTES, self.max_bytes):
+            return
+        with self._lock:
+            replaced = self._items.pop(key, None)
+            if replaced is not None:
+                self.bytes -= len(replaced.body)
+            self._items[key] = response
+            self.bytes += len(response.body)
+            while len(self._items) > self.size or self.bytes > self.max_bytes:
+                _, evicted = self._items.popitem(last=False)
+                self.bytes -= len(evicted.body)
+
+    def __len__(self) -> int:
+        return len(self._items)

@@ -19,7 +19,7 @@ from starlette.routing import Route
 from mt import InvalidRequest, TranslationOptions, UnsupportedLanguagePair, parse_language
 from mt._glossary import Glossary, parse_glossary
 from serve._glossaries import StoredGlossary, authorised_tenant, check_id
-from serve._http import authorised_body, off_loop, read_body
+from serve._http import authorised_body, authorised_info, off_loop
 from serve._schema import LanguageInfo, TranslationRequest, string_list
 from serve._service import TranslationService
 
@@ -29,6 +29,8 @@ TAG_HANDLING = ("html", "xml")
 # DeepL names regional variants of these targets; other languages are plain upper-case codes.
 TARGET_VARIANTS = {"en": ["EN-GB", "EN-US"], "pt": ["PT-BR", "PT-PT"], "zh": ["ZH-HANS"]}
 ENTRIES_FORMATS = ("tsv", "csv")
+# A boolean in JSON; in a form, the spellings DeepL's clients send.
+PRESERVE_FORMATTING = (True, False, "0", "1", "true", "false", "True", "False")
 
 
 def request_schema() -> dict[str, Any]:
@@ -38,8 +40,8 @@ def request_schema() -> dict[str, Any]:
         "required": ["text", "target_lang"],
         "properties": {
             "text": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
-            "source_lang": {"type": "string"},
-            "target_lang": {"type": "string", "example": "EN-US"},
+            "source_lang": {"type": "string", "format": "language-code"},
+            "target_lang": {"type": "string", "format": "language-code", "example": "EN-US"},
             "split_sentences": {"type": "string", "enum": list(SPLIT_SENTENCES)},
             "preserve_formatting": {"type": "boolean"},
             "tag_handling": {"type": "string", "enum": list(TAG_HANDLING)},
@@ -113,12 +115,14 @@ def _translation_request(body: dict[str, Any], max_batch_tokens: int, glossary: 
     source = body.get("source_lang") or "auto"
     if not isinstance(source, str):
         raise InvalidRequest("Value for 'source_lang' not supported.")
-    split = str(body.get("split_sentences", "1"))
+    split = body.get("split_sentences", "1")
     if split not in SPLIT_SENTENCES:
         raise InvalidRequest(f"Value for 'split_sentences' not supported; accepted: {', '.join(SPLIT_SENTENCES)}")
     if body.get("formality", "default") not in FORMALITY:
         raise InvalidRequest(f"Value for 'formality' not supported; accepted: {', '.join(FORMALITY)}")
-    tag_handling = body.get("tag_handling") or None
+    if body.get("preserve_formatting", False) not in PRESERVE_FORMATTING:
+        raise InvalidRequest("Value for 'preserve_formatting' not supported; accepted: true, false (or 1, 0 in a form)")
+    tag_handling = body.get("tag_handling")
     if tag_handling is not None and tag_handling not in TAG_HANDLING:
         raise InvalidRequest(f"Value for 'tag_handling' not supported; accepted: {', '.join(TAG_HANDLING)}")
     if glossary is not None and source == "auto":
@@ -135,21 +139,26 @@ def routes(service: TranslationService) -> list[Route]:
             glossary_id = check_id(body["glossary_id"])
             glossary = (await off_loop(service.glossaries.get, tenant, glossary_id)).glossary
         parsed = _translation_request(body, service.settings.max_batch_tokens, glossary)
-        results = await off_loop(service.translate, parsed, True)
-        rows = [
-            {
-                "detected_source_language": deepl_code(t.source_lang),
-                "text": t.text,
-                "billed_characters": len(original),
-            }
-            for t, original in zip(results, parsed.texts)
-        ]
+        results = await service.admitted(service.translate, parsed, True)
+        rows = []
+        for t, original in zip(results, parsed.texts):
+            source = t.source_lang
+            if not source:
+                # A document without text runs (markup only) was not detected by the pipeline; DeepL always
+                # names a language, so detect it here.
+                # A text without letters is taken as already in the target language, as plain texts are.
+                ranked = (await off_loop(service.detect, [original]))[0]
+                source = ranked[0].language if ranked else parsed.target
+            rows.append(
+                {"detected_source_language": deepl_code(source), "text": t.text, "billed_characters": len(original)}
+            )
         return JSONResponse({"translations": rows})
 
     async def languages(request: Request) -> Response:
         # DeepL's own client sends ``type`` as form data, even with GET.
-        body = await read_body(request)
-        kind = request.query_params.get("type") or body.get("type") or "source"
+        s = service.settings
+        body = await authorised_info(request, s.require_api_key, s.public_paths, service.authorize)
+        kind = request.query_params.get("type", body.get("type", "source"))
         if kind not in ("source", "target"):
             raise InvalidRequest("Value for 'type' not supported; accepted: source, target")
         rows = service.languages()

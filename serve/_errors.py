@@ -19,6 +19,7 @@ from mt import (
     UnsupportedLanguage,
     UnsupportedLanguagePair,
 )
+from mt._errors import DocumentError
 
 log = logging.getLogger("kakehashi.http")
 
@@ -62,8 +63,24 @@ class StoreUnavailable(KakehashiError):
     """The store that keeps glossaries (Redis) does not answer; retry when it is back."""
 
 
+class DocumentNotReady(KakehashiError):
+    """A document job's result was asked for before the job is done; retry after ``retry_after_s``."""
+
+    def __init__(self, message: str, retry_after_s: int = 1):
+        self.retry_after_s = retry_after_s
+        super().__init__(message)
+
+
+class UnsupportedMediaType(KakehashiError):
+    """An uploaded document is of a type no format module reads; the message lists the accepted types."""
+
+
 class MethodNotAllowed(KakehashiError):
-    """The path exists, but not for this HTTP method."""
+    """The path exists, but not for this HTTP method; ``allow`` lists the methods it takes."""
+
+    def __init__(self, message: str, allow: str = ""):
+        self.allow = allow
+        super().__init__(message)
 
 
 # Checked in order: the first matching class decides the status.
@@ -78,13 +95,20 @@ STATUS: list[tuple[type[Exception], int]] = [
     (NotFound, 404),
     (MethodNotAllowed, 405),
     (StoreUnavailable, 503),
+    (DocumentNotReady, 503),
+    (UnsupportedMediaType, 415),
     (UnsupportedLanguagePair, 400),
     (UnsupportedLanguage, 400),
     (InvalidRequest, 400),
+    (DocumentError, 400),
     (InvalidModel, 500),
     (MissingDependency, 500),
     (ConversionError, 500),
 ]
+
+
+# Server-side states whose messages name no file and tell the client what to do.
+_OWN_5XX = (StoreUnavailable, RequestTimedOut, DocumentNotReady)
 
 
 def status_of(exc: Exception) -> int:
@@ -111,24 +135,31 @@ def flavour_of(path: str) -> str:
     return "native"
 
 
-def error_response(request: Request, exc: Exception) -> JSONResponse:
+def error_body(exc: Exception, flavour: str, where: str = "") -> dict[str, object]:
+    """The error body of ``flavour`` ("deepl", "libretranslate", "native", or "stream": an SSE ``error`` event's
+    data). A server-side failure (5xx) says only that: its message may name files on the server, which the log
+    keeps."""
     status = status_of(exc)
-    message = str(exc) if isinstance(exc, KakehashiError) else "internal error; the server log has the details"
-    if status >= 500 and not isinstance(exc, KakehashiError):
-        log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    flavour = flavour_of(request.url.path)
+    known = (isinstance(exc, KakehashiError) and status < 500) or isinstance(exc, _OWN_5XX)
+    message = str(exc) if known else "internal error; the server log has the details"
+    kind = type(exc).__name__ if known else "InternalError"
+    if not known:
+        log.error("internal error%s", f" on {where}" if where else "", exc_info=exc)
     if flavour == "deepl":
-        body: dict[str, object] = {"message": message}
-    elif flavour == "libretranslate":
-        body = {"error": message}
-    else:
-        body = {
-            "error": {
-                "type": type(exc).__name__ if isinstance(exc, KakehashiError) else "InternalError",
-                "message": message,
-            }
-        }
-    return JSONResponse(body, status_code=status, headers=_headers(exc))
+        return {"message": message}
+    if flavour == "libretranslate":
+        return {"error": message}
+    if flavour == "stream":
+        return {"type": kind, "message": message}
+    return {"error": {"type": kind, "message": message}}
+
+
+def error_response(request: Request, exc: Exception) -> JSONResponse:
+    headers = _headers(exc)
+    if isinstance(exc, MethodNotAllowed) and exc.allow:
+        headers["Allow"] = exc.allow
+    body = error_body(exc, flavour_of(request.url.path), f"{request.method} {request.url.path}")
+    return JSONResponse(body, status_code=status_of(exc), headers=headers)
 
 
 def routing_error_response(request: Request, exc: Exception) -> JSONResponse:
@@ -137,8 +168,9 @@ def routing_error_response(request: Request, exc: Exception) -> JSONResponse:
     path, method = request.url.path, request.method
     if status == 405:
         allowed = getattr(exc, "headers", None) or {}
-        accepted = allowed.get("Allow") or allowed.get("allow") or "another method"
-        return error_response(request, MethodNotAllowed(f"{method} is not accepted on {path}; use {accepted}"))
+        allow = allowed.get("Allow") or allowed.get("allow") or ""
+        message = f"{method} is not accepted on {path}; use {allow or 'another method'}"
+        return error_response(request, MethodNotAllowed(message, allow))
     if status == 404:
         return error_response(request, NotFound(f"no endpoint at {path}; the endpoints are listed in /openapi.json"))
     return error_response(request, InvalidRequest(str(getattr(exc, "detail", exc))))

@@ -53,11 +53,13 @@ def tenant_of(identity: str) -> str:
 
 
 async def authorised_tenant(
-    request: Request, authorize: Callable[[str | None, str], str]
+    request: Request, authorize: Callable[[str | None, str], str], blocking: bool = True
 ) -> tuple[dict[str, Any], str]:
-    """The request's body and glossary tenant, once ``authorize(api key, client address)`` let it through."""
+    """The request's body and glossary tenant, once ``authorize(api key, client address)`` let it through
+    (called on the event loop when not ``blocking``: it then waits on nothing and a thread would cost more)."""
     body = await read_body(request)
-    identity = await off_loop(authorize, api_key(request, body), client_host(request))
+    key, client = api_key(request, body), client_host(request)
+    identity = await off_loop(authorize, key, client) if blocking else authorize(key, client)
     return body, tenant_of(identity)
 
 

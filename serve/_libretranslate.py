@@ -14,7 +14,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from mt import InvalidRequest, TranslationOptions, parse_language
-from serve._http import authorised_body, off_loop
+from serve._http import authorised_body, authorised_info, off_loop
 from serve._schema import TranslationRequest, string_list
 from serve._service import TranslationService
 
@@ -28,10 +28,22 @@ def request_schema() -> dict[str, Any]:
         "required": ["q", "target"],
         "properties": {
             "q": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
-            "source": {"type": "string", "default": "auto"},
-            "target": {"type": "string"},
+            "source": {"type": "string", "format": "language-code", "default": "auto"},
+            "target": {"type": "string", "format": "language-code"},
             "format": {"type": "string", "enum": list(FORMATS)},
             "alternatives": {"type": "integer", "minimum": 0, "maximum": 3},
+            "api_key": {"type": "string"},
+        },
+    }
+
+
+def detect_request_schema() -> dict[str, Any]:
+    """``POST /detect``'s body: ``q``, whose texts are ranked together."""
+    return {
+        "type": "object",
+        "required": ["q"],
+        "properties": {
+            "q": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
             "api_key": {"type": "string"},
         },
     }
@@ -42,10 +54,13 @@ def _confidence(value: float) -> float:
 
 
 def _alternatives(body: dict[str, Any]) -> int:
-    try:
-        alternatives = int(body.get("alternatives", 0) or 0)
-    except (TypeError, ValueError):
-        raise InvalidRequest("alternatives must be an integer") from None
+    value = body.get("alternatives", 0)
+    # An integer in JSON, digits in a form.
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidRequest(f"alternatives must be an integer between 0 and 3, not {value!r}")
+    alternatives = value
     if not 0 <= alternatives <= 3:
         raise InvalidRequest("alternatives must be between 0 and 3")
     return alternatives
@@ -63,6 +78,8 @@ def _translation_request(body: dict[str, Any], max_batch_tokens: int) -> Transla
         beam_size=max(4, alternatives + 1), n_best=alternatives + 1, max_batch_tokens=max_batch_tokens
     )
     source = body.get("source") or "auto"
+    if not isinstance(source, str):
+        raise InvalidRequest("source must be a language code such as 'ja', or 'auto'")
     markup = "html" if fmt == "html" else None
     return TranslationRequest(tuple(string_list(body["q"], "q")), target, source, None, options, markup)
 
@@ -79,7 +96,7 @@ def routes(service: TranslationService) -> list[Route]:
         body = await body_with_q(request)
         parsed = _translation_request(body, service.settings.max_batch_tokens)
         alternatives = parsed.options.n_best - 1
-        results = await off_loop(service.translate, parsed)
+        results = await service.admitted(service.translate, parsed)
         rows: list[dict[str, Any]] = []
         for t in results:
             row: dict[str, Any] = {"translatedText": t.text}
@@ -98,7 +115,12 @@ def routes(service: TranslationService) -> list[Route]:
             merged["alternatives"] = [r.get("alternatives", []) for r in rows]
         return JSONResponse(merged)
 
+    async def info(request: Request) -> None:
+        s = service.settings
+        await authorised_info(request, s.require_api_key, s.public_paths, service.authorize)
+
     async def languages(request: Request) -> Response:
+        await info(request)
         return JSONResponse(
             [{"code": row.code, "name": row.name, "targets": list(row.targets)} for row in service.languages()]
         )
@@ -110,6 +132,7 @@ def routes(service: TranslationService) -> list[Route]:
         return JSONResponse([{"confidence": _confidence(d.confidence), "language": d.language} for d in ranked[0]])
 
     async def frontend_settings(request: Request) -> Response:
+        await info(request)
         rows = service.languages()
         targets = {t for row in rows for t in row.targets}
         target = "en" if "en" in targets else (rows[0].code if rows else "en")

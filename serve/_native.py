@@ -12,10 +12,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from mt import KakehashiError, StreamEvent
+from mt import StreamEvent
+from serve._errors import error_body
 from serve._glossaries import authorised_tenant
-from serve._http import authorised_body, off_loop
-from serve._schema import parse_native_request, string_list
+from serve._http import authorised_body, authorised_info, off_loop
+from serve._schema import parse_detect_request, parse_native_request
 from serve._service import TranslationService
 
 
@@ -36,21 +37,22 @@ async def _server_sent(
     notes: bool = False,
 ) -> AsyncIterator[str]:
     """Server-Sent Events: ``delta`` events while sentences are produced, one ``translation`` per text, then
-    ``done``; a failure mid-stream becomes an ``error`` event (the status line has long been sent)."""
-    if first is not None:
-        yield _sse(*first, references, notes)
+    ``done``; any failure mid-stream (the status line has long been sent) ends the stream with an ``error``
+    event whose data is the native error body, and the response is closed properly."""
     try:
+        if first is not None:
+            yield _sse(*first, references, notes)
         async for index, event in iterate_in_threadpool(events):
             yield _sse(index, event, references, notes)
-    except KakehashiError as exc:
-        yield _event("error", {"type": type(exc).__name__, "message": str(exc)})
+    except Exception as exc:  # noqa: BLE001 - every failure must reach the client as an event, not a cut stream
+        yield _event("error", error_body(exc, "stream", "POST /v1/translate (stream)"))
         return
     yield "event: done\ndata: {}\n\n"
 
 
 def routes(service: TranslationService) -> list[Route]:
     async def translate(request: Request) -> Response:
-        body, tenant = await authorised_tenant(request, service.identify)
+        body, tenant = await authorised_tenant(request, service.identify, service.authorization_blocks)
         parsed = parse_native_request(body, service.settings.max_batch_tokens)
         if parsed.glossary_id is not None:
             stored = await off_loop(service.glossaries.get, tenant, parsed.glossary_id)
@@ -67,22 +69,38 @@ def routes(service: TranslationService) -> list[Route]:
                 media_type="text/event-stream",
                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
             )
-        results = await off_loop(service.translate, parsed.translation)
+        # A repeated request is answered whole from this process's memory, without a thread or the pipeline.
+        key = None if parsed.references or parsed.notes else service.response_key(parsed.translation, "native")
+        hit = service.cached_response(key)
+        if hit is not None:
+            return Response(hit, media_type="application/json")
+        results = await service.admitted(service.translate, parsed.translation)
         if parsed.references or parsed.notes:
             results = await off_loop(service.annotate, results, parsed.references, parsed.notes, parsed.k)
         rows = [t.to_json(parsed.references, parsed.notes) for t in results]
+        if key is not None:
+            again = [replace(t, cached=True) for t in results]
+            kept = JSONResponse({"translations": [t.to_json() for t in again]}).body
+            service.remember_response(key, parsed.translation, again, bytes(kept))
         return JSONResponse({"translations": rows})
 
+    async def info(request: Request) -> None:
+        s = service.settings
+        await authorised_info(request, s.require_api_key, s.public_paths, service.authorize)
+
     async def languages(request: Request) -> Response:
+        await info(request)
         rows = [{"code": row.code, "name": row.name, "targets": list(row.targets)} for row in service.languages()]
         return JSONResponse({"languages": rows})
 
     async def models(request: Request) -> Response:
-        return JSONResponse({"models": service.models()})
+        await info(request)
+        # Where a model lies on the server's disk is none of a client's business.
+        return JSONResponse({"models": [{k: v for k, v in m.items() if k != "path"} for m in service.models()]})
 
     async def detect(request: Request) -> Response:
         body = await authorised_body(request, service.authorize)
-        ranked = await off_loop(service.detect, string_list(body.get("texts", body.get("text")), "texts"))
+        ranked = await off_loop(service.detect, parse_detect_request(body))
         found = [[{"language": d.language, "confidence": d.confidence} for d in ranking] for ranking in ranked]
         return JSONResponse({"detections": found})
 
@@ -94,6 +112,7 @@ def routes(service: TranslationService) -> list[Route]:
         return JSONResponse(state, status_code=200 if state["ready"] else 503)
 
     async def metrics(request: Request) -> Response:
+        await info(request)
         return PlainTextResponse(service.metrics.render(), media_type=service.metrics.content_type)
 
     return [

@@ -13,18 +13,37 @@ from typing import Any
 
 from mt._lexicon import Note
 from mt._references import Reference
-from serve import _deepl, _libretranslate
-from serve._schema import native_request_schema
+from serve import _deepl, _documents, _libretranslate
+from serve._http import MAX_BODY_BYTES, MAX_JSON_DEPTH
+from serve._schema import detect_request_schema, native_request_schema
 
-_JSON_TYPES = {"str": "string", "int": "integer", "float": "number", "bool": "boolean"}
+_JSON_TYPES = {"str": "string", "int": "integer", "float": "number", "bool": "boolean", "None": "null"}
+
+
+def _split_union(annotation: str) -> list[str]:
+    """``a | tuple[b, c] | None`` → ``["a", "tuple[b, c]", "None"]`` (only top-level bars split)."""
+    parts, depth, current = [], 0, ""
+    for char in annotation:
+        depth += {"[": 1, "]": -1}.get(char, 0)
+        if char == "|" and depth == 0:
+            parts.append(current.strip())
+            current = ""
+        else:
+            current += char
+    return [*parts, current.strip()]
 
 
 def _field_schema(annotation: str) -> dict[str, Any]:
-    if annotation.startswith("tuple[") or annotation.startswith("list["):
-        return {"type": "array", "items": _field_schema(annotation[annotation.index("[") + 1 :].split(",")[0])}
-    names = [part.strip() for part in annotation.split("|")]
-    types = [_JSON_TYPES.get(name, "null" if name == "None" else "object") for name in names]
-    return {"type": types[0] if len(types) == 1 else types}
+    options = _split_union(annotation)
+    if len(options) > 1:
+        schemas = [_field_schema(option) for option in options]
+        if all(set(schema) == {"type"} and isinstance(schema["type"], str) for schema in schemas):
+            return {"type": [schema["type"] for schema in schemas]}
+        return {"anyOf": schemas}
+    name = options[0]
+    if name.startswith(("tuple[", "list[")):
+        return {"type": "array", "items": _field_schema(name[name.index("[") + 1 :].split(",")[0].rstrip("]"))}
+    return {"type": _JSON_TYPES.get(name, "object")}
 
 
 def dataclass_schema(cls: type, descriptions: dict[str, str] | None = None) -> dict[str, Any]:
@@ -32,8 +51,25 @@ def dataclass_schema(cls: type, descriptions: dict[str, str] | None = None) -> d
     properties = {f.name: _field_schema(str(f.type)) for f in dataclasses.fields(cls)}
     for name, description in (descriptions or {}).items():
         properties[name]["description"] = description
-    return {"type": "object", "properties": properties}
+    return {"type": "object", "required": sorted(properties), "additionalProperties": False, "properties": properties}
 
+
+def _object(required: dict[str, Any], optional: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
+    """An object with exactly these properties: ``required`` always present, ``optional`` sometimes."""
+    return {
+        "type": "object",
+        "required": list(required),
+        "additionalProperties": False,
+        "properties": {**required, **(optional or {})},
+        **extra,
+    }
+
+
+_STRING = {"type": "string"}
+_STRINGS = {"type": "array", "items": _STRING}
+_NUMBER = {"type": "number"}
+_INTEGER = {"type": "integer"}
+_BOOLEAN = {"type": "boolean"}
 
 _REFERENCE = dataclass_schema(
     Reference,
@@ -41,19 +77,24 @@ _REFERENCE = dataclass_schema(
         "id": "the record's id in its corpus",
         "url": "the record's public page",
         "in_training": "whether the pair was in the model's training sample",
-        "steps": "training steps at which the model saw the pair, where recorded",
+        "steps": (
+            "training steps whose batches held the pair (one entry per time seen; a step repeats when both "
+            "directions were in its batch), or, as a string, why there are none or they are not known"
+        ),
+        "times_seen": "how many times training saw the pair (0 if never); null when the steps are not known",
     },
 )
 
-_SEGMENT = {
-    "type": "object",
-    "properties": {
-        "source": {"type": "string"},
-        "start": {"type": "integer"},
-        "end": {"type": "integer"},
-        "text": {"type": "string"},
-        "score": {"type": "number"},
-        "alternatives": {"type": "array", "items": {"type": "string"}},
+_SEGMENT = _object(
+    {
+        "source": _STRING,
+        "start": _INTEGER,
+        "end": _INTEGER,
+        "text": _STRING,
+        "score": _NUMBER,
+        "alternatives": _STRINGS,
+    },
+    {
         "references": {
             "type": ["array", "null"],
             "items": _REFERENCE,
@@ -64,33 +105,35 @@ _SEGMENT = {
             "description": "with references: true: share of the output's content words attested in the references",
         },
     },
+)
+
+_DETECTED = {
+    "type": ["object", "null"],
+    "required": ["language", "confidence"],
+    "additionalProperties": False,
+    "properties": {"language": _STRING, "confidence": _NUMBER},
 }
 
-_TRANSLATION = {
-    "type": "object",
-    "properties": {
-        "text": {"type": "string"},
-        "source": {"type": "string"},
-        "target": {"type": "string"},
-        "detected_source": {
-            "type": ["object", "null"],
-            "properties": {"language": {"type": "string"}, "confidence": {"type": "number"}},
-        },
+_TRANSLATION = _object(
+    {
+        "text": _STRING,
+        "source": _STRING,
+        "target": _STRING,
+        "detected_source": _DETECTED,
         "score": {"type": "number", "description": "mean length-normalised log-probability (0 = certain)"},
-        "alternatives": {
-            "type": "array",
-            "items": {"type": "object", "properties": {"text": {"type": "string"}, "score": {"type": "number"}}},
-        },
-        "cached": {"type": "boolean"},
-        "models": {"type": "array", "items": {"type": "string"}},
+        "alternatives": {"type": "array", "items": _object({"text": _STRING, "score": _NUMBER})},
+        "cached": _BOOLEAN,
+        "models": _STRINGS,
         "segments": {"type": "array", "items": _SEGMENT},
-        "tokens": {"type": "object", "properties": {"source": {"type": "integer"}, "target": {"type": "integer"}}},
+        "tokens": _object({"source": _INTEGER, "target": _INTEGER}),
         # The names kakehashi translate --json used first, still in every row (see mt.Translation.to_json).
         "source_lang": {"type": "string", "deprecated": True},
         "target_lang": {"type": "string", "deprecated": True},
-        "detected": {"type": ["object", "null"], "deprecated": True},
+        "detected": {**_DETECTED, "deprecated": True},
         "source_tokens": {"type": "integer", "deprecated": True},
         "target_tokens": {"type": "integer", "deprecated": True},
+    },
+    {
         "notes": {
             "type": "array",
             "items": dataclass_schema(Note),
@@ -102,34 +145,109 @@ _TRANSLATION = {
             "description": "with references or notes: per requested kind, 'ok' or why it could not be done",
         },
     },
+)
+
+# The data of each Server-Sent Event of a streamed /v1/translate, by event name.
+STREAM_EVENTS: dict[str, dict[str, Any]] = {
+    "delta": _object({"text_index": _INTEGER, "segment": _INTEGER, "delta": _STRING}),
+    "translation": {
+        **_TRANSLATION,
+        "required": ["text_index", *_TRANSLATION["required"]],
+        "properties": {"text_index": _INTEGER, **_TRANSLATION["properties"]},
+    },
+    "error": _object({"type": _STRING, "message": _STRING}),
+    "done": {"type": "object", "maxProperties": 0},
+}
+
+# Each event of the stream, as read by an SSE parser: its name, and its data as JSON text (OpenAPI 3.1 has the
+# schema of an event stream describe one event).
+_STREAM_EVENT = {
+    "oneOf": [
+        _object(
+            {
+                "event": {"const": kind},
+                "data": {"type": "string", "contentMediaType": "application/json", "contentSchema": data},
+            }
+        )
+        for kind, data in STREAM_EVENTS.items()
+    ]
 }
 
 _GLOSSARY_ID = {"name": "glossary_id", "in": "path", "required": True, "schema": {"type": "string"}}
 
-_ERROR = {
-    "type": "object",
-    "properties": {
-        "error": {"type": "object", "properties": {"type": {"type": "string"}, "message": {"type": "string"}}}
-    },
+# Each API's error body: ours, LibreTranslate's and DeepL's.
+_ERRORS = {
+    "native": _object({"error": _object({"type": _STRING, "message": _STRING})}),
+    "libretranslate": _object({"error": _STRING}),
+    "deepl": _object({"message": _STRING}),
 }
+
+_LANGUAGE_ROW = _object({"code": _STRING, "name": _STRING, "targets": _STRINGS})
+_CONFIDENCE = _object({"confidence": _NUMBER, "language": _STRING})
+_READINESS = _object(
+    {
+        "ready": _BOOLEAN,
+        "models_loaded": _BOOLEAN,
+        "models": _STRINGS,
+        "cache": _object({"kind": _STRING, "reachable": _BOOLEAN}),
+    }
+)
+_MODEL = _object(
+    {
+        "name": _STRING,
+        "family": _STRING,
+        "architecture": _STRING,
+        "languages": _STRINGS,
+        "pairs": _STRINGS,
+        "quantization": {"type": ["string", "null"]},
+        "size_bytes": _INTEGER,
+        "default": _BOOLEAN,
+        "license": {"type": ["string", "null"]},
+        "corpora": _STRINGS,
+    }
+)
+_GLOSSARY_INFO = _object(
+    {
+        "glossary_id": _STRING,
+        "name": _STRING,
+        "ready": _BOOLEAN,
+        "source_lang": _STRING,
+        "target_lang": _STRING,
+        "creation_time": _STRING,
+        "entry_count": _INTEGER,
+    }
+)
 
 
 def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
-def _errors(*codes: int) -> dict[str, Any]:
-    text = {
-        400: "invalid request",
-        403: "missing or invalid API key",
-        404: "unknown model or resource",
-        413: "input too large",
-        429: "rate limited or queue full (Retry-After)",
-        456: "quota exceeded",
-        503: "not ready",
-        504: "request timed out",
-    }
-    return {str(c): _json(_ERROR, text[c]) for c in codes}
+_ERROR_TEXT = {
+    400: "invalid request: the message says what was wrong and what is accepted",
+    403: "missing or invalid API key",
+    404: "unknown model or resource",
+    413: "body, text or request too large",
+    429: "rate limited or queue full (Retry-After)",
+    456: "character quota exceeded",
+    503: "the glossary store (Redis) does not answer",
+    504: "request timed out",
+}
+
+# What every request that reads a body may answer: a body that is not JSON, UTF-8 or an object, or too large;
+# and what every authorised request may answer.
+_BODY = (400, 413)
+_AUTH = (403, 429)
+
+
+def _errors(flavour: str, *codes: int) -> dict[str, Any]:
+    responses = {}
+    for code in sorted(set(codes)):
+        response = _json(_ERRORS[flavour], _ERROR_TEXT[code])
+        if code == 429:
+            response["headers"] = {"Retry-After": {"schema": {"type": "integer"}, "required": True}}
+        responses[str(code)] = response
+    return responses
 
 
 def _form_or_json(schema: dict[str, Any]) -> dict[str, Any]:
@@ -138,15 +256,58 @@ def _form_or_json(schema: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _info(summary: str, schema: dict[str, Any], flavour: str = "native", **extra: Any) -> dict[str, Any]:
+    """A GET of information: open, or with ``require_api_key`` a key unless its path is in ``public_paths``."""
+    return {"summary": summary, "responses": {"200": _json(schema), **_errors(flavour, *_BODY, *_AUTH)}, **extra}
+
+
 def openapi_spec() -> dict[str, Any]:
     from mt import __version__
 
+    lt_translation = {
+        "oneOf": [
+            _object({"translatedText": _STRING}, {"detectedLanguage": _CONFIDENCE, "alternatives": _STRINGS}),
+            _object(
+                {"translatedText": _STRINGS},
+                {
+                    "detectedLanguage": {"type": "array", "items": _CONFIDENCE},
+                    "alternatives": {"type": "array", "items": _STRINGS},
+                },
+            ),
+        ]
+    }
+    deepl_languages = {
+        "type": "array",
+        "items": _object({"language": _STRING, "name": _STRING}, {"supports_formality": _BOOLEAN}),
+    }
+    frontend_settings = _object(
+        {
+            "charLimit": _INTEGER,
+            "frontendTimeout": _INTEGER,
+            "apiKeys": _BOOLEAN,
+            "keyRequired": _BOOLEAN,
+            "suggestions": _BOOLEAN,
+            "filesTranslation": _BOOLEAN,
+            "supportedFilesFormat": _STRINGS,
+            "language": _object(
+                {
+                    "source": _object({"code": _STRING, "name": _STRING}),
+                    "target": _object({"code": _STRING, "name": _STRING}),
+                }
+            ),
+        }
+    )
     return {
         "openapi": "3.1.0",
         "info": {
             "title": "Kakehashi translation API",
             "version": __version__,
-            "description": "Native API (/v1), LibreTranslate-compatible and DeepL v2-compatible endpoints.",
+            "description": (
+                "Native API (/v1), LibreTranslate-compatible and DeepL v2-compatible endpoints. Bodies are UTF-8, "
+                f"at most {MAX_BODY_BYTES} bytes and {MAX_JSON_DEPTH} levels deep. With require_api_key, every "
+                "path but those of the public_paths setting needs a key (Authorization: Bearer KEY, "
+                "DeepL-Auth-Key KEY, X-API-Key, or api_key / auth_key)."
+            ),
         },
         "paths": {
             "/v1/translate": {
@@ -158,129 +319,160 @@ def openapi_spec() -> dict[str, Any]:
                     },
                     "responses": {
                         "200": {
-                            "description": "JSON, or an event stream with stream: true",
+                            "description": "JSON, or with stream: true Server-Sent Events: delta events as the "
+                            "model produces text, one translation per text, then done; a failure after the first "
+                            "event ends the stream with an error event",
                             "content": {
                                 "application/json": {
-                                    "schema": {
-                                        "type": "object",
-                                        "properties": {"translations": {"type": "array", "items": _TRANSLATION}},
-                                    }
+                                    "schema": _object({"translations": {"type": "array", "items": _TRANSLATION}})
                                 },
-                                "text/event-stream": {"schema": {"type": "string"}},
+                                "text/event-stream": {"schema": _STREAM_EVENT},
                             },
                         },
-                        **_errors(400, 403, 404, 413, 429, 504),
+                        **_errors("native", *_BODY, *_AUTH, 404, 503, 504),
                     },
                 }
             },
             "/v1/languages": {
-                "get": {
-                    "summary": "Source languages and their reachable targets",
-                    "responses": {"200": _json({"type": "object"})},
-                }
+                "get": _info(
+                    "Source languages and their reachable targets",
+                    _object({"languages": {"type": "array", "items": _LANGUAGE_ROW}}),
+                )
             },
-            "/v1/models": {"get": {"summary": "Installed models", "responses": {"200": _json({"type": "object"})}}},
+            "/v1/models": {"get": _info("Installed models", _object({"models": {"type": "array", "items": _MODEL}}))},
             "/v1/detect": {
                 "post": {
                     "summary": "Detect languages",
                     "requestBody": {
-                        "content": {
-                            "application/json": {
-                                "schema": {
-                                    "type": "object",
-                                    "properties": {
-                                        "texts": {"type": "array", "items": {"type": "string"}},
-                                        "text": {"type": "string"},
-                                    },
-                                }
-                            }
-                        }
+                        "required": True,
+                        "content": {"application/json": {"schema": detect_request_schema()}},
                     },
-                    "responses": {"200": _json({"type": "object"}), **_errors(400, 413)},
+                    "responses": {
+                        "200": _json(
+                            _object({"detections": {"type": "array", "items": {"type": "array", "items": _CONFIDENCE}}})
+                        ),
+                        **_errors("native", *_BODY, *_AUTH),
+                    },
                 }
             },
-            "/healthz": {"get": {"summary": "The process is up", "responses": {"200": _json({"type": "object"})}}},
+            "/healthz": {
+                "get": {
+                    "summary": "The process is up",
+                    "responses": {"200": _json(_object({"status": {"const": "ok"}}))},
+                }
+            },
             "/readyz": {
                 "get": {
                     "summary": "Models loaded and cache reachable",
-                    "responses": {"200": _json({"type": "object"}), **_errors(503)},
+                    "responses": {"200": _json(_READINESS), "503": _json(_READINESS, "not ready")},
                 }
             },
             "/metrics": {
                 "get": {
                     "summary": "Prometheus metrics",
                     "responses": {
-                        "200": {"description": "OK", "content": {"text/plain": {"schema": {"type": "string"}}}}
+                        "200": {"description": "OK", "content": {"text/plain": {"schema": {"type": "string"}}}},
+                        **_errors("native", *_BODY, *_AUTH),
                     },
                 }
             },
             "/openapi.json": {"get": {"summary": "This document", "responses": {"200": _json({"type": "object"})}}},
-            "/": {"get": {"summary": "Web page", "responses": {"200": {"description": "HTML"}}}},
+            "/": {
+                "get": {
+                    "summary": "Web page",
+                    "responses": {"200": {"description": "HTML", "content": {"text/html": {"schema": _STRING}}}},
+                }
+            },
             "/translate": {
                 "post": {
                     "summary": "LibreTranslate: translate",
-                    "requestBody": _form_or_json(_libretranslate.request_schema()),
-                    "responses": {"200": _json({"type": "object"}), **_errors(400, 403, 429)},
+                    "requestBody": {"required": True, **_form_or_json(_libretranslate.request_schema())},
+                    "responses": {"200": _json(lt_translation), **_errors("libretranslate", *_BODY, *_AUTH, 504)},
                 }
             },
             "/languages": {
-                "get": {"summary": "LibreTranslate: languages", "responses": {"200": _json({"type": "array"})}},
-                "post": {"summary": "LibreTranslate: languages", "responses": {"200": _json({"type": "array"})}},
+                m: _info("LibreTranslate: languages", {"type": "array", "items": _LANGUAGE_ROW}, "libretranslate")
+                for m in ("get", "post")
             },
             "/detect": {
                 "post": {
                     "summary": "LibreTranslate: detect",
-                    "requestBody": _form_or_json(
-                        {"type": "object", "properties": {"q": {"type": "string"}, "api_key": {"type": "string"}}}
-                    ),
-                    "responses": {"200": _json({"type": "array"}), **_errors(400, 403)},
+                    "requestBody": {"required": True, **_form_or_json(_libretranslate.detect_request_schema())},
+                    "responses": {
+                        "200": _json({"type": "array", "items": _CONFIDENCE}),
+                        **_errors("libretranslate", *_BODY, *_AUTH),
+                    },
                 }
             },
             "/frontend/settings": {
-                "get": {
-                    "summary": "LibreTranslate: front-end settings",
-                    "responses": {"200": _json({"type": "object"})},
-                }
+                "get": _info("LibreTranslate: front-end settings", frontend_settings, "libretranslate")
             },
             "/v2/translate": {
                 "post": {
                     "summary": "DeepL v2: translate",
-                    "requestBody": _form_or_json(_deepl.request_schema()),
-                    "responses": {"200": _json({"type": "object"}), **_errors(400, 403, 404, 413, 429, 456)},
+                    "requestBody": {"required": True, **_form_or_json(_deepl.request_schema())},
+                    "responses": {
+                        "200": _json(
+                            _object(
+                                {
+                                    "translations": {
+                                        "type": "array",
+                                        "items": _object(
+                                            {
+                                                "detected_source_language": {"type": "string", "minLength": 2},
+                                                "text": _STRING,
+                                                "billed_characters": _INTEGER,
+                                            }
+                                        ),
+                                    }
+                                }
+                            )
+                        ),
+                        **_errors("deepl", *_BODY, *_AUTH, 404, 456, 503, 504),
+                    },
                 }
             },
             "/v2/languages": {
-                m: {
-                    "summary": "DeepL v2: languages",
-                    "parameters": [
+                m: _info(
+                    "DeepL v2: languages",
+                    deepl_languages,
+                    "deepl",
+                    parameters=[
                         {"name": "type", "in": "query", "schema": {"type": "string", "enum": ["source", "target"]}}
                     ],
-                    "responses": {"200": _json({"type": "array"})},
-                }
+                )
                 for m in ("get", "post")
             },
             "/v2/usage": {
-                m: {"summary": "DeepL v2: usage", "responses": {"200": _json({"type": "object"}), **_errors(403)}}
+                m: _info(
+                    "DeepL v2: usage",
+                    _object({"character_count": _INTEGER, "character_limit": _INTEGER}),
+                    "deepl",
+                )
                 for m in ("get", "post")
             },
             "/v2/glossaries": {
                 "post": {
                     "summary": "DeepL v2: create a glossary (of your API key)",
-                    "requestBody": _form_or_json(_deepl.glossary_request_schema()),
-                    "responses": {"201": _json({"type": "object"}), **_errors(400, 403)},
+                    "requestBody": {"required": True, **_form_or_json(_deepl.glossary_request_schema())},
+                    "responses": {"201": _json(_GLOSSARY_INFO), **_errors("deepl", *_BODY, *_AUTH, 503)},
                 },
-                "get": {"summary": "DeepL v2: your glossaries", "responses": {"200": _json({"type": "object"})}},
+                "get": _info(
+                    "DeepL v2: your glossaries",
+                    _object({"glossaries": {"type": "array", "items": _GLOSSARY_INFO}}),
+                    "deepl",
+                ),
             },
             "/v2/glossaries/{glossary_id}": {
                 "get": {
                     "summary": "DeepL v2: a glossary",
                     "parameters": [_GLOSSARY_ID],
-                    "responses": {"200": _json({"type": "object"}), **_errors(403, 404)},
+                    "responses": {"200": _json(_GLOSSARY_INFO), **_errors("deepl", *_BODY, *_AUTH, 404, 503)},
                 },
                 "delete": {
                     "summary": "DeepL v2: delete a glossary",
                     "parameters": [_GLOSSARY_ID],
-                    "responses": {"204": {"description": "deleted"}, **_errors(403, 404)},
+                    "responses": {"204": {"description": "deleted"}, **_errors("deepl", *_BODY, *_AUTH, 404, 503)},
                 },
             },
             "/v2/glossaries/{glossary_id}/entries": {
@@ -292,15 +484,24 @@ def openapi_spec() -> dict[str, Any]:
                             "description": "OK",
                             "content": {"text/tab-separated-values": {"schema": {"type": "string"}}},
                         },
-                        **_errors(403, 404),
+                        **_errors("deepl", *_BODY, *_AUTH, 404, 503),
                     },
                 }
             },
+            **_documents.openapi_paths(_ERRORS),
             "/v2/glossary-language-pairs": {
-                "get": {
-                    "summary": "DeepL v2: language pairs glossaries are accepted for",
-                    "responses": {"200": _json({"type": "object"})},
-                }
+                "get": _info(
+                    "DeepL v2: language pairs glossaries are accepted for",
+                    _object(
+                        {
+                            "supported_languages": {
+                                "type": "array",
+                                "items": _object({"source_lang": _STRING, "target_lang": _STRING}),
+                            }
+                        }
+                    ),
+                    "deepl",
+                )
             },
         },
     }

@@ -59,12 +59,14 @@ def native_request_schema() -> dict[str, Any]:
     return {
         "type": "object",
         "required": ["target"],
+        # Exactly one of texts and text.
+        "oneOf": [{"required": ["texts"]}, {"required": ["text"]}],
         "additionalProperties": False,
         "properties": {
             "texts": {"type": "array", "items": {"type": "string"}},
             "text": {"type": "string"},
-            "source": {"type": "string", "default": "auto", "example": "ja"},
-            "target": {"type": "string", "example": "en"},
+            "source": {"type": "string", "format": "language-code", "default": "auto", "example": "ja"},
+            "target": {"type": "string", "format": "language-code", "example": "en"},
             "model": {"type": "string", "description": "an installed model's name (GET /v1/models)"},
             "options": TranslationOptions.json_schema(),
             "references": {
@@ -99,6 +101,34 @@ def native_request_schema() -> dict[str, Any]:
     }
 
 
+def detect_request_schema() -> dict[str, Any]:
+    """``POST /v1/detect``'s body."""
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "minProperties": 1,
+        "maxProperties": 1,
+        "properties": {"texts": {"type": "array", "items": {"type": "string"}}, "text": {"type": "string"}},
+    }
+
+
+def parse_detect_request(body: dict[str, Any]) -> list[str]:
+    """The texts of a ``POST /v1/detect`` body (:func:`detect_request_schema`).
+
+    Raises:
+        InvalidRequest: not exactly one of ``texts`` (a list of strings) and ``text`` (a string).
+    """
+    if set(body) not in ({"texts"}, {"text"}):
+        raise InvalidRequest(
+            f"give either 'texts' (a list of strings) or 'text' (a string), nothing else; got {sorted(body) or 'none'}"
+        )
+    if "text" in body and not isinstance(body["text"], str):
+        raise InvalidRequest("'text' must be a string (or send 'texts', a list of strings)")
+    if "texts" in body and not isinstance(body["texts"], list):
+        raise InvalidRequest("'texts' must be a list of strings (or send 'text', a string)")
+    return string_list(body.get("texts", body.get("text")), "texts")
+
+
 def string_list(value: Any, name: str) -> list[str]:
     """A string or a list of strings, as a list."""
     if isinstance(value, str):
@@ -130,8 +160,12 @@ def parse_native_request(body: dict[str, Any], max_batch_tokens: int) -> NativeR
     unknown = set(body) - set(accepted)
     if unknown:
         raise InvalidRequest(f"unknown field(s) {', '.join(sorted(unknown))}; accepted: {', '.join(sorted(accepted))}")
-    if "texts" not in body and "text" not in body:
-        raise InvalidRequest("give 'texts' (a list of strings) or 'text' (a string)")
+    if ("texts" in body) == ("text" in body):
+        raise InvalidRequest("give either 'texts' (a list of strings) or 'text' (a string), not both or neither")
+    if "text" in body and not isinstance(body["text"], str):
+        raise InvalidRequest("'text' must be a string (or send 'texts', a list of strings)")
+    if "texts" in body and not isinstance(body["texts"], list):
+        raise InvalidRequest("'texts' must be a list of strings (or send 'text', a string)")
     texts = string_list(body.get("texts", body.get("text")), "texts")
     target = body.get("target")
     if not isinstance(target, str) or not target:

@@ -13,12 +13,11 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from mt import (
     DetectedLanguage,
     InputTooLarge,
-    InvalidRequest,
     Kakehashi,
     RuntimeOptions,
     StreamEvent,
@@ -28,18 +27,21 @@ from mt import (
     parse_language,
 )
 from mt._annotate import Annotator
+from mt._engine import available_cpus
 from serve._access import AccessControl, load_keys
 from serve._batcher import MicroBatcher
-from serve._cache import RedisCache, TranslationCache, make_cache
-from serve._errors import QuotaExceeded
+from serve._cache import CachedResponse, NoCache, RedisCache, ResponseCache, TranslationCache, make_cache
+from serve._errors import Overloaded, QuotaExceeded
 from serve._glossaries import GlossaryStore, make_glossary_store
-from serve._markup import translatable_runs, translate_markup
+from serve._http import off_loop
+from serve._markup import translate_documents
 from serve._metrics import Metrics
 from serve._schema import LanguageInfo, TranslationRequest
 from serve._settings import ServeSettings
 from serve._translator import CachedBatchedTranslator, weights_fingerprint
 
 log = logging.getLogger("kakehashi.service")
+T = TypeVar("T")
 
 EngineLoader = Callable[[Path, RuntimeOptions], Translator]
 
@@ -57,20 +59,29 @@ class TranslationService:
         self.settings = settings
         self.metrics = Metrics()
         self.cache: TranslationCache = make_cache(settings.redis_url, settings.cache_ttl_s, settings.cache_size)
+        # Repeated requests are answered from here on the event loop (ResponseCache says why).
+        self.responses = ResponseCache(settings.cache_size, settings.cache_ttl_s)
+        self._fingerprints: dict[str, str] = {}
         keys = load_keys(Path(settings.api_keys_file)) if settings.api_keys_file else []
         redis_client = self.cache.client if isinstance(self.cache, RedisCache) else None
         self.access = AccessControl(keys, settings.require_api_key, settings.rate_limit_per_minute, redis_client)
+        # Only rate limits counted in Redis make authorising wait; otherwise it is cheap enough for the event loop.
+        limited = settings.rate_limit_per_minute > 0 or any(k.rate_limit_per_minute for k in keys)
+        self.authorization_blocks = redis_client is not None and limited
         # Glossaries live where the cache does: Redis (shared by replicas) when configured, else this process.
         self.glossaries: GlossaryStore = make_glossary_store(redis_client)
         self._engine_loader = loader
         self._batchers: list[MicroBatcher] = []
         # Requests name registered models only: a request must not make the server load any directory.
-        self.kakehashi = Kakehashi(
-            settings.engine.load_registry(), settings.engine.runtime(), loader=self._load, model_directories=False
+        # Worker processes share the CPUs: each lays its model replicas out over its own part of them.
+        runtime = dataclasses.replace(
+            settings.engine.runtime(), cpu_share=max(1, available_cpus() // max(1, settings.workers))
         )
+        self.kakehashi = Kakehashi(settings.engine.load_registry(), runtime, loader=self._load, model_directories=False)
         # References and notes are added after translation, outside the cache and the batcher.
         self.annotator = Annotator(self.kakehashi.registry)
         self.loaded = False
+        self._admitted = 0
         self.characters = 0
 
     # -- lifecycle
@@ -78,9 +89,14 @@ class TranslationService:
     def _load(self, directory: Path, runtime: RuntimeOptions) -> Translator:
         engine = self._engine_loader(directory, runtime)
         s = self.settings
-        batcher = MicroBatcher(engine, s.batch_wait_ms, s.max_batch_tokens, s.max_queue, self.metrics.observe_batch)
+        # One batch at a time per CTranslate2 replica of the model (fakes and other engines: one).
+        replicas = int(getattr(engine, "replicas", 1))
+        batcher = MicroBatcher(
+            engine, s.batch_wait_ms, s.max_batch_tokens, s.max_queue, self.metrics.observe_batch, replicas
+        )
         self._batchers.append(batcher)
         fingerprint = weights_fingerprint(directory, engine.manifest.revision)
+        self._fingerprints[engine.manifest.name] = fingerprint
         return CachedBatchedTranslator(engine, batcher, self.cache, fingerprint, self.metrics, s.request_timeout_s)
 
     def start(self) -> None:
@@ -147,6 +163,73 @@ class TranslationService:
             self.metrics.tokens.labels("source").inc(r.source_tokens)
             self.metrics.tokens.labels("target").inc(r.target_tokens)
 
+    # -- admission (on the event loop)
+
+    async def admitted(self, function: Callable[..., T], *args: Any) -> T:
+        """Run blocking translation work in a worker thread, or refuse it at once (:class:`Overloaded`, 429
+        with Retry-After) when ``max_queue`` requests already wait for a thread or the model: past the thread
+        pool's size they would otherwise wait in the event loop, unseen by any bound, until clients time out."""
+        if self._admitted >= self.settings.max_queue:
+            raise Overloaded()
+        self._admitted += 1
+        try:
+            return await off_loop(function, *args)
+        finally:
+            self._admitted -= 1
+
+    # -- the cache-hit fast path (on the event loop: no I/O)
+
+    def response_key(self, request: TranslationRequest, flavour: str) -> str | None:
+        """The key under which the answer to ``request`` (formatted by API ``flavour``) is kept whole, or None
+        when it must not be: sampled, with a glossary, with caching off, or before the models are loaded."""
+        if isinstance(self.cache, NoCache) or request.options.sampling or request.glossary is not None:
+            return None
+        if not self.loaded:
+            return None
+        return ResponseCache.key(
+            {
+                "flavour": flavour,
+                # Every loaded model's weights: a request may route to any of them (pivots, auto source).
+                "models": self._fingerprints,
+                "model": request.model,
+                "source": request.source,
+                "target": request.target,
+                "markup": request.markup,
+                "options": request.options.cache_key(),
+                "texts": list(request.texts),
+            }
+        )
+
+    def cached_response(self, key: str | None) -> bytes | None:
+        """The body kept under ``key`` (counted as served, like the pipeline counts it), or None."""
+        found = self.responses.get(key) if key is not None and not self.cache.down else None
+        if found is None:
+            return None
+        self.characters += found.characters
+        self.metrics.characters.inc(found.characters)
+        self.metrics.tokens.labels("source").inc(found.source_tokens)
+        self.metrics.tokens.labels("target").inc(found.target_tokens)
+        self.metrics.cache.labels("hit").inc(found.sentences)
+        return found.body
+
+    def remember_response(
+        self, key: str | None, request: TranslationRequest, results: Sequence[Translation], body: bytes
+    ) -> None:
+        """Keep ``body``, the answer to ``request`` (whose :meth:`response_key` is ``key``) made of ``results``,
+        to serve it again: its translations must say ``"cached": true``."""
+        if key is None:
+            return
+        self.responses.put(
+            key,
+            CachedResponse(
+                body,
+                characters=request.characters,
+                source_tokens=sum(r.source_tokens for r in results),
+                target_tokens=sum(r.target_tokens for r in results),
+                sentences=sum(len(r.segments) for r in results),
+            ),
+        )
+
     # -- translation (blocking: call from a worker thread)
 
     def translate(self, request: TranslationRequest, metered: bool = False) -> list[Translation]:
@@ -162,10 +245,10 @@ class TranslationService:
             self.check_quota(request.characters)
         deadline = self._deadline()
 
-        def run(texts: Sequence[str]) -> list[Translation]:
+        def run(texts: Sequence[str], source: str | None = None) -> list[Translation]:
             return self.kakehashi.translate(
                 texts,
-                request.source,
+                source or request.source,
                 request.target,
                 model=request.model,
                 options=request.options,
@@ -178,25 +261,17 @@ class TranslationService:
         return results
 
     def _translate_markup(
-        self, request: TranslationRequest, run: Callable[[Sequence[str]], list[Translation]]
+        self, request: TranslationRequest, run: Callable[[Sequence[str], str | None], list[Translation]]
     ) -> list[Translation]:
-        """Documents whose text runs are translated in one call; each document's translation carries its runs'
-        language (the first run's, when they were detected one by one), models and token counts."""
-        runs: list[Translation] = []
-
-        def translate_runs(texts: list[str]) -> list[str]:
-            translated = run(texts)
-            runs.extend(translated)
-            return [t.text for t in translated]
-
-        documents = translate_markup(list(request.texts), translate_runs)
+        """Documents (through the document registry) whose sentences are translated in one call per source
+        language (with source auto, each document's is detected on its text without tags); each document's
+        translation carries its language, models and token counts."""
+        detect = (lambda text: self.kakehashi.detect(text).language) if request.source == "auto" else None
+        documents = translate_documents(list(request.texts), request.markup or "html", run, detect)
         fixed_source = "" if request.source == "auto" else parse_language(request.source).code
         target = parse_language(request.target).code
         out = []
-        cursor = 0
-        for original, document in zip(request.texts, documents):
-            own = runs[cursor : cursor + len(translatable_runs(original)[1])]
-            cursor += len(own)
+        for document, own in documents:
             first = own[0] if own else Translation("", fixed_source, target, 0.0)
             out.append(
                 dataclasses.replace(
@@ -220,12 +295,16 @@ class TranslationService:
             InputTooLarge (before the first event), Overloaded, RequestTimedOut, and the pipeline's errors.
         """
         self.check_limits(request.texts)
-        if request.glossary is not None:
-            raise InvalidRequest("glossaries are applied to whole sentences; send the request without 'stream'")
         deadline = self._deadline()
         for index, text in enumerate(request.texts):
             for event in self.kakehashi.stream(
-                text, request.source, request.target, model=request.model, options=request.options, deadline=deadline
+                text,
+                request.source,
+                request.target,
+                model=request.model,
+                options=request.options,
+                deadline=deadline,
+                glossary=request.glossary,
             ):
                 if event.translation is not None:
                     self._count(len(text))

@@ -33,10 +33,25 @@ class ServeSettings:
     max_queue: int = 1024
     api_keys_file: str = ""
     require_api_key: bool = False
+    # With require_api_key, the paths still answered without a key (the web page and /static always are).
+    # Add "/metrics" where metrics sit behind their own bind address, "/v1/languages" for an open language list.
+    public_paths: tuple[str, ...] = ("/healthz", "/readyz", "/openapi.json", "/frontend/settings")
     rate_limit_per_minute: int = 0
     # Characters this server translates in all before answering 456 (DeepL's quota); 0 = unlimited.
     character_limit: int = 0
     cors_origins: tuple[str, ...] = ()
+    # Document jobs (/v1/documents, /v2/document): uploads up to max_document_bytes; files up to job_inline_bytes
+    # live in Redis, larger ones in job_dir ("" = ~/.cache/kakehashi/jobs; shared by every worker and replica);
+    # all is deleted job_retention_s after the job finished. document_worker: "auto" runs a worker thread in the
+    # API process when no `kakehashi worker` serves the queue, "thread" always, "off" never.
+    max_document_bytes: int = 20 * 1024 * 1024
+    job_dir: str = ""
+    job_inline_bytes: int = 1024 * 1024
+    job_retention_s: int = 24 * 3600
+    job_timeout_s: int = 3600
+    job_retries: int = 2
+    job_heartbeat_s: float = 5.0
+    document_worker: str = "auto"
     engine: Settings = field(default_factory=Settings)
 
     @classmethod

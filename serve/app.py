@@ -21,9 +21,11 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mt import KakehashiError
-from serve import _deepl, _libretranslate, _native
+from serve import _deepl, _documents, _libretranslate, _native
+from serve._access import install_log_redaction
 from serve._errors import error_response, routing_error_response
 from serve._http import off_loop
+from serve._jobs import DocumentJobs
 from serve._openapi import openapi_spec
 from serve._service import TranslationService
 from serve._settings import ServeSettings
@@ -66,12 +68,17 @@ def create_app(settings: ServeSettings | None = None, service: TranslationServic
     """Build the app. Models load in the lifespan, before the first request is served."""
     settings = settings or ServeSettings.load()
     service = service or TranslationService(settings)
+    jobs = DocumentJobs(settings, service)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # Here, not at import: uvicorn has configured its loggers by now.
+        install_log_redaction()
         await off_loop(service.start)
+        await off_loop(jobs.start)
         log.info("models loaded: %s", ", ".join(service.kakehashi.registry.names()) or "none")
         yield
+        await off_loop(jobs.stop)
         await off_loop(service.stop)
 
     async def index(request: Request) -> Response:
@@ -92,6 +99,7 @@ def create_app(settings: ServeSettings | None = None, service: TranslationServic
         *_native.routes(service),
         *_libretranslate.routes(service),
         *_deepl.routes(service),
+        *_documents.routes(service, jobs),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     middleware = [Middleware(MetricsMiddleware, service=service)]
@@ -111,4 +119,5 @@ def create_app(settings: ServeSettings | None = None, service: TranslationServic
         exception_handlers={KakehashiError: on_error, HTTPException: on_routing_error, Exception: on_error},
     )
     app.state.service = service
+    app.state.jobs = jobs
     return app

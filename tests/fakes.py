@@ -92,7 +92,7 @@ class FakeIndex:
     RECORDS = (
         Reference(
             "wiki_kyoto", "CLT00199:s1", "https://ja.wikipedia.org/?curid=817202", "CC BY-SA 3.0",
-            "祇園祭は祭です。", "Gion Matsuri Festival is a festival.", 12.5, True, (40, 41),
+            "祇園祭は祭です。", "Gion Matsuri Festival is a festival.", 12.5, True, (40, 41), 2,
         ),
     )  # fmt: skip
 

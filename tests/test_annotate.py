@@ -155,3 +155,27 @@ def test_references_survive_a_cache_hit_through_the_service(tmp_path: Path) -> N
     assert cached.segments[0].support == fresh.segments[0].support == 0.0
     assert cached.annotations == fresh.annotations == {"references": "ok", "notes": "ok"}
     assert [n.term for n in cached.notes or ()] == ["祇園祭"]
+
+
+def test_cli_text_shows_when_training_saw_each_reference(
+    registry: Registry, lexicon: CulturalLexicon, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mt.cli import _print_annotations
+
+    result = Annotator(registry, lexicon, index_loader=lambda d, m: FakeIndex()).annotate(_translation(), True)
+    _print_annotations(result, references=True, notes=False)
+    out = capsys.readouterr().out
+    assert "1. 祇園祭は祭です。 → Gion Matsuri Festival is a festival." in out
+    assert "seen 2 times in training (steps 40 … 41)" in out
+
+
+def test_english_sources_get_notes_with_offsets_in_the_source(registry: Registry, lexicon: CulturalLexicon) -> None:
+    segments = (
+        Segment("It is a cat.", 0, 12, "猫です。", -0.2),
+        Segment("We saw the Gion Matsuri Festival.", 13, 46, "祇園祭を見た。", -0.1),
+    )
+    english = Translation("猫です。祇園祭を見た。", "en", "ja", -0.15, segments, models=("ja-en",))
+    result = Annotator(registry, lexicon, index_loader=lambda d, m: FakeIndex()).annotate(english, notes=True)
+    (note,) = result.notes or ()
+    assert (note.term, note.start, note.end) == ("Gion Matsuri Festival", 24, 45)
+    assert note.gloss == "祇園祭 (Gion Matsuri Festival)" and note.reading == "ぎおんまつり"

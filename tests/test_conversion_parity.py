@@ -110,8 +110,7 @@ def test_madlad_parity(tiny_checkpoints: dict[str, Path], tiny_models: dict[str,
     ja, en = parse_language("ja"), parse_language("en")
     ours = translator.translate_segments(SENTENCES, ja, en, GREEDY)
     for sentence, result in zip(SENTENCES, ours):
-        ids = hf_tok(f"<2en> {sentence}")["input_ids"]
-        assert hf_tok.convert_ids_to_tokens(ids)[0] == "<2en>"
+        ids = [hf_tok.convert_tokens_to_ids("<2en>"), *hf_tok(sentence)["input_ids"]]
         generated = _generate(hf, ids, max_new_tokens=MAX)
         assert result.text == hf_tok.decode(generated, skip_special_tokens=True).strip()
 

@@ -187,8 +187,32 @@ def test_service_caches_glossary_translations_under_the_glossary(
     assert engine.batches == [["猫です。"], ["Xです。"], ["Xです。"]]
     with pytest.raises(InvalidRequest, match="the glossary translates ja→en; this request is en→ja"):
         svc.translate(TranslationRequest(("cat",), "ja", "en", options=GREEDY, glossary=KYOTO))
-    with pytest.raises(InvalidRequest, match="without 'stream'"):
-        list(svc.stream(TranslationRequest(("猫",), "en", "ja", options=GREEDY, glossary=KYOTO)))
+
+
+def test_streaming_applies_the_glossary_to_whole_sentences(service: tuple[TranslationService, FakeTranslator]) -> None:
+    svc, engine = service
+    request = TranslationRequest(("猫です。犬が好き。",), "en", "ja", options=GREEDY, glossary=KYOTO)
+    events = [event for _, event in svc.stream(request)]
+    deltas = [e.text for e in events if e.kind == "delta"]
+    # The sentence with a glossary term arrives whole, placeholders replaced; the other streams as usual.
+    assert deltas[0] == "[en]kittyです。" and "".join(deltas[1:]).strip() == "[en]犬が好き。" and len(deltas) > 3
+    final = events[-1].translation
+    assert final is not None and final.text.startswith("[en]kittyです。") and final.text.endswith("[en]犬が好き。")
+    assert engine.streamed == ["犬が好き。"] and ["Xです。"] in engine.batches
+    with pytest.raises(InvalidRequest, match="the glossary translates ja→en; this request is en→ja"):
+        list(svc.stream(TranslationRequest(("cat",), "ja", "en", options=GREEDY, glossary=KYOTO)))
+
+
+def test_native_sse_stream_applies_the_glossary(service: tuple[TranslationService, FakeTranslator]) -> None:
+    svc, _ = service
+    with TestClient(create_app(svc.settings, svc)) as client:
+        body = {"texts": ["猫です。"], "source": "ja", "target": "en", "stream": True, "glossary": {"猫": "kitty"}}
+        response = client.post("/v1/translate", json=body)
+        assert response.status_code == 200, response.text
+        events = [block for block in response.text.split("\n\n") if block.strip()]
+        translation = next(json.loads(b.split("data: ", 1)[1]) for b in events if b.startswith("event: translation"))
+        assert translation["text"] == "[en]kittyです。"
+        assert events[-1].startswith("event: done")
 
 
 def test_native_api_inline_glossary_and_glossary_id(service: tuple[TranslationService, FakeTranslator]) -> None:
@@ -282,6 +306,11 @@ def test_shipped_model_renders_the_required_terms(tmp_path: Path, capsys: pytest
     english = Glossary("en", "ja", (("cat", "ネコ"), ("Tokyo", "東京都")))
     out = kakehashi.translate(["I like my cat.", "Tokyo is a big city."], "en", "ja", glossary=english)
     assert "ネコ" in out[0].text and "東京都" in out[1].text
+    # Streaming: the sentence with a term arrives whole and right; the one without streams in pieces.
+    events = list(kakehashi.stream("金閣寺に行きました。雨が降っています。", "ja", "en", glossary=glossary))
+    final = events[-1].translation
+    assert final is not None and "Golden Pavilion" in final.text
+    assert "Golden Pavilion" in events[0].text and len(events) > 3
 
     path = tmp_path / "kyoto.tsv"
     path.write_text("金閣寺\tGolden Pavilion\n", encoding="utf-8")

@@ -59,7 +59,8 @@ def test_jmdict_culture_entries_link_their_entry(lexicon: CulturalLexicon) -> No
 
 def test_common_words_and_other_languages_get_no_notes(lexicon: CulturalLexicon) -> None:
     assert lexicon.notes("今日はご飯を食べる。", "ja") == []
-    assert lexicon.notes("I visited Kiyomizu-dera and ate shojin ryori.", "en") == []
+    assert lexicon.notes("Je suis allé à Kiyomizu-dera.", "fr") == []
+    assert lexicon.notes("I take my dog to the park. Tom likes animals and kanji.", "en") == []
     assert lexicon.notes("Gion Matsuri", "ja") == []
     assert lexicon.notes("", "ja") == []
 
@@ -100,3 +101,18 @@ def test_a_broken_table_is_a_clear_error(tmp_path: Path, content: bytes, problem
     path.write_bytes(content)
     with pytest.raises(InvalidModel, match=problem):
         CulturalLexicon(path).notes("祇園祭", "ja")
+
+
+def test_english_names_of_japanese_culture_get_the_japanese_term(lexicon: CulturalLexicon) -> None:
+    text = "We saw the Gion Festival, visited Kiyomizu-dera and ate shojin ryori in the Heian period."
+    notes = {n.term: n for n in lexicon.notes(text, "en-US")}
+    assert list(notes) == ["Gion Festival", "Kiyomizu-dera", "shojin ryori", "Heian period"]
+    gion = notes["Gion Festival"]
+    assert gion.gloss == "祇園祭 (Gion Matsuri Festival)" and gion.reading == "ぎおんまつり"
+    assert gion.url == "https://ja.wikipedia.org/?curid=817202" and gion.explanation.startswith("Gion Matsuri Festival")
+    assert text[gion.start : gion.end] == "Gion Festival" and gion.license == "CC BY-SA 3.0"
+    assert notes["Kiyomizu-dera"].gloss.startswith("清水寺") and notes["shojin ryori"].gloss.startswith("精進料理")
+    # The longest name wins; loanwords (アニミズム "Animism") and surnames written in capitals are not notes.
+    (festival,) = lexicon.notes("The Gion Matsuri Festival is held in July.", "en")
+    assert (festival.term, festival.start) == ("Gion Matsuri Festival", 4)
+    assert lexicon.notes("Animism. The HOJO family.", "en") == []

@@ -70,7 +70,7 @@ def test_specs_resolve_against_the_shared_data_folder() -> None:
 
 def test_every_pair_is_indexed_beside_the_model(model_dir: Path, index: ReferenceIndex) -> None:
     meta = json.loads((model_dir / "index" / "index.json").read_text(encoding="utf-8"))
-    assert meta["model"] == "tiny-ja-en" and meta["format_version"] == 1
+    assert meta["model"] == "tiny-ja-en" and meta["format_version"] == 2
     raw = len(list(load_corpus(f"tsv:{DATA}/wiki/wikikyoto.train.tsv"))) + len(
         list(load_corpus(f"tatoeba:{DATA}/tatoeba/jpn.train.txt"))
     )
@@ -140,13 +140,22 @@ def test_training_sample_is_reproduced(index: ReferenceIndex) -> None:
     assert tatoeba["in_training_matches_manifest"] is True
     wiki = next(c for c in index.meta["corpora"] if c["name"] == "wikikyoto")
     assert 0 < wiki["in_training"] < wiki["pairs"]  # titles are cleaned away and never trained on
-    assert index.record(0, "ja").to_json()["steps"] == []
+    # This manifest names its settings but no training sessions: the steps say so, never an empty list.
+    trained = next(index.record(i, "ja") for i in range(len(index)) if index.record(i, "ja").in_training)
+    assert trained.steps == (
+        "not known: the model's manifest records no training run (settings and sessions), so its data order "
+        "cannot be replayed"
+    )
+    assert trained.to_json()["times_seen"] is None and isinstance(trained.to_json()["steps"], str)
+    untrained = next(index.record(i, "ja") for i in range(len(index)) if not index.record(i, "ja").in_training)
+    assert untrained.steps.startswith("none: ") and untrained.times_seen == 0
 
 
 def test_reference_json_has_every_field(index: ReferenceIndex) -> None:
     ref = index.search("ちょっと待って。", "Wait a second.", "ja", "en")[0]
     assert isinstance(ref, Reference)
-    assert set(ref.to_json()) == {"corpus", "id", "url", "license", "source", "target", "score", "in_training", "steps"}
+    fields = {"corpus", "id", "url", "license", "source", "target", "score", "in_training", "steps", "times_seen"}
+    assert set(ref.to_json()) == fields
 
 
 def test_missing_index_says_how_to_build_it(tmp_path: Path) -> None:
@@ -173,6 +182,13 @@ def test_index_of_another_model_is_refused(model_dir: Path) -> None:
                 json.dumps({**json.loads((d / "index.json").read_text()), "format_version": 99}), encoding="utf-8"
             ),
             "format version 99",
+        ),
+        (
+            # An index of the first format (no training steps) asks to be rebuilt.
+            lambda d: (d / "index.json").write_text(
+                json.dumps({**json.loads((d / "index.json").read_text()), "format_version": 1}), encoding="utf-8"
+            ),
+            "format version 1; this Kakehashi reads 2; rebuild it with: kakehashi index build --model tiny-ja-en",
         ),
     ],
 )
@@ -202,5 +218,6 @@ def test_index_build_command(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     add_index_command(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["index", "build", "--model", str(model), "--data-dir", str(DATA), "--quiet"])
     assert args.func(args) == 0
-    assert "written to" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "written to" in out and "training steps of the pairs not known: the model's manifest records no" in out
     assert len(ReferenceIndex.for_model(model, tiny_manifest())) == 83

@@ -24,9 +24,17 @@ DATA = Path(__file__).parent / "data" / "tatoeba_sample.tsv"
 SHIPPED_CHECKPOINT = Path(__file__).resolve().parent.parent / "data" / "checkpoints" / "kakehashi-ja-en"
 
 
-def _config(tmp_path: Path, work: str, max_steps: int) -> TrainingConfig:
+def _config(tmp_path: Path, work: str, max_steps: int, accumulate: int = 1) -> TrainingConfig:
     return tiny_training_config(
-        tmp_path, max_steps, work, name="tiny-relay", batch_tokens=400, warmup_steps=4, eval_minutes=0, log_every=1
+        tmp_path,
+        max_steps,
+        work,
+        name="tiny-relay",
+        batch_tokens=400,
+        accumulate=accumulate,
+        warmup_steps=4,
+        eval_minutes=0,
+        log_every=1,
     )
 
 
@@ -42,15 +50,17 @@ def test_token_data_round_trips_compactly(tmp_path: Path) -> None:
 
 @pytest.mark.integration
 @pytest.mark.slow
-def test_a_packed_run_continues_elsewhere_as_if_never_interrupted(tmp_path: Path) -> None:
-    train(_config(tmp_path, "straight", 12), export=False)
+@pytest.mark.parametrize("accumulate", [1, 3])
+def test_a_packed_run_continues_elsewhere_as_if_never_interrupted(tmp_path: Path, accumulate: int) -> None:
+    """Also with batches accumulated: the state is saved between optimizer steps, never inside one."""
+    train(_config(tmp_path, "straight", 12, accumulate), export=False)
 
-    train(_config(tmp_path, "first-half", 6), export=False)
+    train(_config(tmp_path, "first-half", 6, accumulate), export=False)
     checkpoint = tmp_path / "checkpoint"
     stored = pack_checkpoint(tmp_path / "first-half", checkpoint, weights_dtype="float32")
     assert stored["step"] == 6 and stored["optimizer_moments"]
     # Another machine: a fresh work directory, the data rebuilt from the corpus in the same order.
-    second = _config(tmp_path, "second-half", 12)
+    second = _config(tmp_path, "second-half", 12, accumulate)
     assert unpack_checkpoint(checkpoint, second.work_dir, second.to_json())
     train(second, export=False)
 
@@ -59,7 +69,7 @@ def test_a_packed_run_continues_elsewhere_as_if_never_interrupted(tmp_path: Path
     for key in straight:
         torch.testing.assert_close(resumed[key], straight[key], rtol=1e-5, atol=1e-6, msg=key)
     runs = torch.load(tmp_path / "second-half" / "state.pt", weights_only=False)["run"]["runs"]
-    assert [(r["from_step"], r["to_step"]) for r in runs] == [(0, 6), (6, 12)]
+    assert [(r["from_step"], r["to_step"], r["accumulate"]) for r in runs] == [(0, 6, accumulate), (6, 12, accumulate)]
 
 
 @pytest.mark.integration
@@ -114,6 +124,26 @@ def test_resume_cannot_change_the_model_and_needs_a_checkpoint(tmp_path: Path, c
     (checkpoint / "state.pt").write_bytes(b"")
     assert main(["train", "--resume", str(checkpoint), "--d-model", "64"]) != 0
     assert "cannot change d_model" in capsys.readouterr().err
+
+
+def test_resume_keeps_or_changes_the_batches_accumulated_per_step(tmp_path: Path) -> None:
+    """Like --batch-tokens, --accumulate is the checkpoint's unless given; checkpoints from before it mean 1."""
+    from mt.cli import build_parser
+    from mt.training.cli import build_config
+
+    def resumed(stored: dict[str, object], *flags: str) -> TrainingConfig:
+        checkpoint = tmp_path / "checkpoint"
+        checkpoint.mkdir(exist_ok=True)
+        (checkpoint / "config.json").write_text(json.dumps({"train": [f"tsv:{DATA}"], **stored}))
+        torch.save({"model": {}, "run": {"step": 1}}, checkpoint / "state.pt")
+        work = tmp_path / f"work{len(list(tmp_path.iterdir()))}"
+        args = build_parser().parse_args(["train", "--resume", str(checkpoint), "--work-dir", str(work), *flags])
+        return build_config(args)
+
+    assert resumed({}).accumulate == 1
+    assert resumed({"accumulate": 4, "batch_tokens": 4000}).accumulate == 4
+    changed = resumed({"accumulate": 4}, "--accumulate", "2", "--batch-tokens", "8000")
+    assert (changed.accumulate, changed.batch_tokens) == (2, 8000)
 
 
 @pytest.mark.shipped

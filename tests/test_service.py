@@ -217,7 +217,8 @@ def test_markup_documents_are_translated_in_one_batch_and_keep_their_tags(
 ) -> None:
     documents = ("<p>猫です。</p>", "<b>犬</b> <i>鳥</i>", "<br/>")
     results = service.translate(_request(*documents, markup="html", source="auto"))
-    assert [r.text for r in results] == ["<p>[en]猫です。</p>", "<b>[en]犬</b> <i>[en]鳥</i>", "<br/>"]
-    assert engine.batches == [["猫です。", "犬", "鳥"]]  # every run of every document in one call
+    # A sentence is translated whole, its tags as stand-ins the model copies (X, Y, …), then put back.
+    assert [r.text for r in results] == ["<p>[en]猫です。</p>", "[en]<b>犬</b> <i>鳥</i>", "<br/>"]
+    assert engine.batches == [["猫です。", "X犬Y Z鳥W"]]  # every sentence of every document in one call
     assert [r.source_lang for r in results[:2]] == ["ja", "ja"] and results[2].source_lang == ""
-    assert [r.source_tokens for r in results] == [4, 2, 0]
+    assert [r.source_tokens for r in results] == [4, 7, 0]  # the fake counts characters, stand-ins included

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from mt import RuntimeOptions, TranslationOptions, load_translator, parse_language
+from mt import InvalidRequest, RuntimeOptions, TranslationOptions, load_translator, parse_language
 from mt.training.config import TrainingConfig
-from mt.training.loop import train
+from mt.training.loop import accumulate_gradients, train
 from tiny_models import tiny_training_config
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -54,13 +54,65 @@ def test_train_resume_export(tmp_path: Path) -> None:
     assert len(out) == 1 and out[0].hypotheses[0].tokens > 0
 
 
+def test_accumulated_batches_give_the_update_of_one_batch_holding_them(tmp_path: Path) -> None:
+    import copy
+    import random
+    from contextlib import nullcontext
+    from dataclasses import replace
+
+    from mt.training.data import batches, prepare
+    from mt.training.recipes import make_recipe
+
+    config = replace(_config(tmp_path, 1), dropout=0.0)
+    recipe = make_recipe(config)
+    config.work_dir.mkdir()
+    data = prepare(config, recipe).tokens
+    order = batches(recipe.lengths(data, 2), 300, random.Random(0))
+    # Three batches of clearly different sizes: weighting them equally would not give the larger batch's update.
+    group = sorted(order, key=lambda rows: recipe.loss_tokens(data, rows, 2))
+    group = [group[0], group[len(group) // 2], group[-1]]
+    shares = [recipe.loss_tokens(data, rows, 2) for rows in group]
+    assert shares[-1] > 1.5 * shares[0], shares
+
+    torch.manual_seed(0)
+    accumulated = recipe.new_model()
+    whole = copy.deepcopy(accumulated)
+    with torch.no_grad():
+        means = [recipe.loss(whole, data, rows)[0].item() for rows in group]
+        union_loss = recipe.loss(whole, data, [row for rows in group for row in rows])[0].item()
+    assert abs(sum(means) / len(means) - union_loss) > 1e-3, "the check would not tell weighting apart"
+
+    models = (accumulated, whole)
+    loss_a, tokens_a = accumulate_gradients(recipe, accumulated, data, group, 2, nullcontext)
+    loss_b, tokens_b = accumulate_gradients(recipe, whole, data, [sum(group, [])], 2, nullcontext)
+    assert tokens_a == tokens_b and loss_a.item() == pytest.approx(union_loss, rel=1e-5)
+    torch.testing.assert_close(loss_a, loss_b, rtol=1e-5, atol=1e-6)
+    for (name, a), b in zip(accumulated.named_parameters(), whole.parameters()):
+        torch.testing.assert_close(a.grad, b.grad, rtol=1e-4, atol=1e-6, msg=name)
+    # The same optimizer step (clipped, AdamW) then gives the same weights.
+    for model in models:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 0.5)
+        torch.optim.AdamW(model.parameters(), lr=1e-3).step()
+    for (name, a), b in zip(accumulated.named_parameters(), whole.parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6, msg=name)
+
+
+def test_train_accumulates_batches_into_optimizer_steps(tmp_path: Path) -> None:
+    train(tiny_training_config(tmp_path, 3, batch_tokens=300, accumulate=3), export=False)
+    run = torch.load(tmp_path / "work" / "state.pt", weights_only=False)["run"]
+    # Three steps of three batches each (the first epoch holds more than nine), saved at a step boundary.
+    assert (run["step"], run["epoch"], run["batch"]) == (3, 0, 9)
+    assert [(r["from_step"], r["to_step"], r["accumulate"]) for r in run["runs"]] == [(0, 3, 3)]
+    assert [row["step"] for row in run["losses"]] == [2]
+    with pytest.raises(InvalidRequest, match="accumulate must be 1 or more"):
+        train(tiny_training_config(tmp_path, 4, accumulate=0), export=False)
+
+
 @pytest.mark.parametrize(("setting", "value"), [("d_model", 64), ("ffn_dim", 128)])
 def test_resume_refuses_a_different_model(tmp_path: Path, setting: str, value: int) -> None:
     train(_config(tmp_path, 2))
     changed = _config(tmp_path, 4)
     setattr(changed, setting, value)
-    from mt import InvalidRequest
-
     with pytest.raises(InvalidRequest, match=setting):
         train(changed)
 
@@ -115,6 +167,19 @@ def test_decoder_recipe_masks_the_prompt(tmp_path: Path) -> None:
     labels_prompt_only = {**data, "answers": [[recipe.tokenizer.eos_token_id]]}
     loss_eos, _ = recipe.loss(model, labels_prompt_only, [0])
     assert loss_eos.item() > 0  # …and only answer tokens are predicted
+    # A batch's loss is the mean over its loss_tokens (its weight when batches are accumulated into one step).
+    two = recipe.encode(
+        pairs + [ParallelPair("t", "2", "ja", "en", "今日はとても暑いですね。", "It is very hot today.")]
+    )
+    model.eval()
+    for stage in (1, 2):
+        with torch.no_grad():
+            losses = [recipe.loss(model, two, [i], stage)[0].item() for i in (0, 1)]
+            both = recipe.loss(model, two, [0, 1], stage)[0].item()
+        shares = [recipe.loss_tokens(two, [i], stage) for i in (0, 1)]
+        assert shares[0] != shares[1] and both == pytest.approx(
+            (losses[0] * shares[0] + losses[1] * shares[1]) / sum(shares), rel=1e-5
+        ), stage
     assert len(data["monolingual"]) == 1
 
 

@@ -286,6 +286,7 @@ def test_the_page_shows_notes_references_and_weak_support(tiny_registry: Path, b
         assert "support 0.00 · weakly supported" in item.text
         reference = item.find_element("css selector", ".reference")
         assert "祇園祭は祭です。 → Gion Matsuri Festival is a festival." in reference.text
+        assert "seen 2 times in training (steps 40 … 41)" in reference.text
         link = reference.find_element("css selector", "a")
         assert link.text == "wiki_kyoto CLT00199:s1"
         assert link.get_attribute("href") == "https://ja.wikipedia.org/?curid=817202"

@@ -44,7 +44,7 @@ def add_bench_command(subparsers: Any) -> argparse.ArgumentParser:
     sub = bench.add_subparsers(dest="bench_command", required=True)
 
     p = sub.add_parser("testsets", help="list the named test sets, their directions and licenses")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the list as JSON")
     p.set_defaults(func=cmd_testsets)
 
     p = sub.add_parser(
@@ -83,9 +83,9 @@ def add_bench_command(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--batch-sizes", type=_int_list, default=(1, 8, 32), help="default 1,8,32")
     p.add_argument("--beam-sizes", type=_int_list, default=(1, 4), help="default 1,4")
     p.add_argument("--repeats", type=int, default=3, help="timed passes per cell; the median is reported")
-    p.add_argument("--max-length", type=int, default=128)
+    p.add_argument("--max-length", type=int, default=128, help="maximum output tokens per sentence")
     p.add_argument("--threads", type=int, default=0, help="intra-op threads (0: the engine's default)")
-    p.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
+    p.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help=f"report folder (default: {DEFAULT_OUTPUT})")
     p.set_defaults(func=cmd_speed)
     return bench
 

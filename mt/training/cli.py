@@ -2,7 +2,8 @@
 
 Every training setting has one default, in :class:`mt.training.config.TrainingConfig`. With ``--resume DIR`` the
 settings stored in the relay checkpoint take the place of those defaults, and only the flags given on the
-command line change them (those that may change between runs: threads, device, precision, batch size, …).
+command line change them (those that may change between runs: threads, device, precision, batch size,
+batches accumulated per step, …).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ _FIELD_FLAGS = {
     "dropout": "dropout",
     "max_tokens": "max_tokens",
     "batch_tokens": "batch_tokens",
+    "accumulate": "accumulate",
     "lr": "learning_rate",
     "warmup": "warmup_steps",
     "eval_minutes": "eval_minutes",
@@ -142,7 +144,7 @@ def add_train_command(sub: Any) -> None:
     p.add_argument("--dev", action="append", help="dev corpus spec (default: held out from the training data)")
     p.add_argument("--output", "-o", help="directory for the converted model (default WORK_DIR/model)")
     p.add_argument("--work-dir", help="checkpoints and state (default ~/.cache/kakehashi/train/NAME); resumable")
-    p.add_argument("--name")
+    p.add_argument("--name", help="model name (default: the output directory's name)")
     relay = p.add_argument_group("relay: continue a run on any machine")
     relay.add_argument(
         "--resume",
@@ -183,16 +185,23 @@ def add_train_command(sub: Any) -> None:
     p.add_argument("--dropout", type=float, help="default 0.1")
     p.add_argument("--max-tokens", type=int, help="drop training pairs longer than this (default 64)")
     p.add_argument("--batch-tokens", type=int, help="padded tokens per batch (default 3000)")
+    p.add_argument(
+        "--accumulate",
+        type=int,
+        metavar="N",
+        help="batches per optimizer step (default 1): the update of one batch of N × --batch-tokens, for machines "
+        "that cannot fit it",
+    )
     p.add_argument("--lr", type=float, help="peak learning rate (default 7e-4)")
     p.add_argument("--warmup", type=int, help="warm-up steps (default 600)")
     p.add_argument("--eval-minutes", type=float, help="dev evaluation interval; 0 = none during training")
     p.add_argument("--checkpoint-minutes", type=float, help="state saving interval (default 5)")
     p.add_argument("--time-budget", type=float, help="minutes of training in all, across resumed runs")
-    p.add_argument("--max-steps", type=int)
-    p.add_argument("--threads", type=int)
+    p.add_argument("--max-steps", type=int, help="stop after this many optimiser steps")
+    p.add_argument("--threads", type=int, help="torch CPU threads (default: all)")
     p.add_argument("--device", help="torch device: cpu (default), cuda, cuda:1")
     p.add_argument("--precision", choices=["float32", "bfloat16"], help="bfloat16: mixed precision (GPUs)")
-    p.add_argument("--seed", type=int)
+    p.add_argument("--seed", type=int, help="random seed of data order and initialisation")
     p.add_argument("--quantization", help="of the exported model (default int8)")
     p.add_argument("--license", help="license of the trained weights (follows the data)")
     p.set_defaults(func=cmd_train)

@@ -41,6 +41,9 @@ class TrainingConfig:
     dropout: float = 0.1
     max_tokens: int = 64
     batch_tokens: int = 3000
+    # Batches per optimizer step: a machine that fits only small batches trains with the effective batch of one
+    # that fits ``accumulate`` times larger ones.
+    accumulate: int = 1
     learning_rate: float = 7e-4
     warmup_steps: int = 600
     label_smoothing: float = 0.1

@@ -4,6 +4,10 @@ A run's time budget and step limit span resumed runs; the state is saved at inte
 interrupted run loses at most ``checkpoint_minutes``. Resuming restores the weights, the optimizer moments when
 stored (else the learning rate re-warms), the random generators and the position in the data order, so that a
 resumed run gives the same weights as an uninterrupted one.
+
+One optimizer step takes ``accumulate`` consecutive batches of the data order (fewer at the end of an epoch:
+a step never spans two epochs); steps, the learning-rate schedule, logging and the step limit count optimizer
+steps, and the state is only ever saved between them, so a run never resumes inside one.
 """
 
 from __future__ import annotations
@@ -41,6 +45,29 @@ def lr_factor(step: int, warmup: int, rewarm_from: int | None = None) -> float:
     if rewarm_from is not None:
         factor *= min(1.0, (step - rewarm_from) / REWARM_STEPS)
     return factor
+
+
+def accumulate_gradients(
+    recipe: Recipe, model: Any, data: dict[str, Any], group: list[list[int]], stage: int, autocast: Any
+) -> tuple[Any, int]:
+    """Forward and backward the batches ``group`` of one optimizer step, adding to the parameters' gradients.
+
+    Each batch's loss is a mean over its loss tokens; weighted by its share of the group's loss tokens, the
+    gradients add up to those of one batch holding all the group's examples (up to floating-point noise), as if
+    the machine could fit the larger batch. Returns (that batch's loss, detached; tokens processed).
+    """
+    shares = [recipe.loss_tokens(data, rows, stage) for rows in group]
+    total = max(sum(shares), 1)
+    step_loss, tokens = None, 0
+    for rows, share in zip(group, shares):
+        with autocast():
+            loss, count = recipe.loss(model, data, rows, stage)
+        if len(group) > 1:
+            loss = loss * (share / total)
+        loss.backward()
+        step_loss = loss.detach() if step_loss is None else step_loss + loss.detach()
+        tokens += count
+    return step_loss, tokens
 
 
 def check_same_model(config: TrainingConfig) -> None:
@@ -159,10 +186,9 @@ class _Session:
             lengths = self.recipe.lengths(tokens, run.stage)
             order = batches(lengths, config.batch_tokens, random.Random(config.seed * 1000 + run.epoch))
             while run.batch < len(order) and not self.out_of_time() and not self.stage_over():
-                with autocast():
-                    loss, count = self.recipe.loss(self.model, tokens, order[run.batch], run.stage)
+                step_batches = order[run.batch : run.batch + config.accumulate]
                 self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
+                loss, count = accumulate_gradients(self.recipe, self.model, tokens, step_batches, run.stage, autocast)
                 torch.nn.utils.clip_grad_norm_(self.model.parameters(), config.clip_norm)
                 run.step += 1
                 lr = config.learning_rate * lr_factor(run.step, config.warmup_steps, run.rewarm_from)
@@ -170,7 +196,7 @@ class _Session:
                     group["lr"] = lr
                 self.optimizer.step()
                 self.recipe.after_step(self.model)
-                run.batch += 1
+                run.batch += len(step_batches)
                 tokens_seen += count
                 now = time.monotonic()
                 run.elapsed = now - self.start
@@ -237,6 +263,8 @@ def train(config: TrainingConfig, export: bool = True) -> dict[str, Any]:
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
     _autocast(config)  # an unknown precision fails before the data is prepared
+    if config.accumulate < 1:
+        raise InvalidRequest(f"accumulate must be 1 or more batches per optimizer step, not {config.accumulate}")
 
     state_path = work / STATE_FILE
     resumed = state_path.exists()
@@ -270,7 +298,11 @@ def train(config: TrainingConfig, export: bool = True) -> dict[str, Any]:
     elif saved is not None:
         run.rewarm_from = run.step
         log.info("no optimizer moments in the checkpoint: re-warming the learning rate over %d steps", REWARM_STEPS)
-    run.runs.append(new_run_record(config, run))
+    # The seed and the position in the data order let mt.training.order replay each session's batches and check
+    # that its replay reaches the position where the session began.
+    run.runs.append(
+        {**new_run_record(config, run), "seed": config.seed, "from_epoch": run.epoch, "from_batch": run.batch}
+    )
 
     session = _Session(config, recipe, model, optimizer, run, prepared, dev_examples, threads)
     session.train()

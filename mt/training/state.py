@@ -25,7 +25,8 @@ _OPTIONAL = ("epoch_fraction", "rewarm_from")
 class RunState:
     """Where a run stands: position in the data order, time trained, scores, snapshots and the chain of runs.
 
-    ``runs`` holds one record per session (machine, precision, batch size, steps and minutes from/to);
+    ``runs`` holds one record per session (machine, precision, batch size, batches per optimizer step —
+    ``accumulate``, absent from records written before it existed, meaning 1 —, steps and minutes from/to);
     ``rewarm_from`` is the step at which a resume without optimizer moments restarted the learning rate.
     """
 
@@ -72,6 +73,7 @@ def new_run_record(config: TrainingConfig, run: RunState) -> dict[str, Any]:
         "threads": torch.get_num_threads(),
         "precision": config.precision,
         "batch_tokens": config.batch_tokens,
+        "accumulate": config.accumulate,
         "learning_rate": config.learning_rate,
         "from_step": run.step,
         "from_minutes": round(run.elapsed / 60, 2),

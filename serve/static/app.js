@@ -26,12 +26,50 @@
     notes: $("notes"),
     sourcesBlock: $("sources-block"),
     segmentSources: $("segment-sources"),
+    settings: $("settings"),
+    model: $("model"),
+    beamSize: $("beam-size"),
+    nBest: $("n-best"),
+    maxLength: $("max-length"),
+    apiKey: $("api-key"),
   };
 
   // Below this support score a sentence is flagged as weakly supported (possibly not grounded in the data).
   const WEAK_SUPPORT = 0.5;
 
-  const OPTIONS = { beam_size: 4, n_best: 3 };
+  const API_KEY_STORAGE = "kakehashi-api-key";
+
+  // An integer from a number field, kept within [low, high]; the field's default when empty or not a number.
+  function fieldInt(input, low, high) {
+    const value = Number.parseInt(input.value, 10);
+    const fallback = Number.parseInt(input.defaultValue, 10);
+    return Math.min(high, Math.max(low, Number.isFinite(value) ? value : fallback));
+  }
+
+  // The decoding options of the settings panel; alternatives cannot outnumber the beam.
+  function decodingOptions() {
+    const beam = fieldInt(el.beamSize, 1, 16);
+    return {
+      beam_size: beam,
+      n_best: Math.min(fieldInt(el.nBest, 1, 16), beam),
+      max_decoding_length: fieldInt(el.maxLength, 1, 4096),
+    };
+  }
+
+  // Headers of every API call: JSON, and the API key when one is entered.
+  function apiHeaders(extra = {}) {
+    const headers = { Accept: "application/json", ...extra };
+    const key = el.apiKey.value.trim();
+    if (key) headers.Authorization = `Bearer ${key}`;
+    return headers;
+  }
+
+  // A 403 means the server needs a (valid) key: say where to enter it.
+  function keyMessage(message, status) {
+    if (status !== 403) return message;
+    el.settings.open = true;
+    return `${message} — enter an API key under “Model, options and API key”.`;
+  }
 
   /** @type {{code: string, name: string, targets: string[]}[]} */
   let languages = [];
@@ -194,6 +232,18 @@
     );
   }
 
+  // "seen 7 times in training (steps 196 … 6758)"; where there are no steps, the server's words for why.
+  function seenInTraining(ref) {
+    if (Array.isArray(ref.steps) && ref.steps.length > 0) {
+      const first = ref.steps[0];
+      const last = ref.steps[ref.steps.length - 1];
+      const n = typeof ref.times_seen === "number" ? ref.times_seen : ref.steps.length;
+      const span = first === last ? `step ${first}` : `steps ${first} … ${last}`;
+      return `seen ${n} ${n === 1 ? "time" : "times"} in training (${span})`;
+    }
+    return typeof ref.steps === "string" ? `in the training sample; steps ${ref.steps}` : "in the training sample";
+  }
+
   function showSources(t) {
     const segments = Array.isArray(t.segments) ? t.segments : [];
     const annotated = segments.filter((s) => Array.isArray(s.references));
@@ -224,7 +274,7 @@
           pair.textContent = `${str(ref.source)} → ${str(ref.target)}`;
           const cite = document.createElement("span");
           cite.className = "reference-cite muted small";
-          const training = ref.in_training ? "in the training sample" : "not in the training sample";
+          const training = ref.in_training ? seenInTraining(ref) : "not in the training sample";
           cite.append(link(ref.url, `${str(ref.corpus)} ${str(ref.id)}`), ` · ${str(ref.license)} · ${training}`);
           item.append(pair, " ", cite);
           list.append(item);
@@ -333,6 +383,10 @@
         typeof detected.confidence === "number" ? ` (${Math.round(detected.confidence * 100)}% confidence)` : "";
       el.detected.textContent = `Detected language: ${nameOf(detected.language)}${confidence}`;
       el.detected.hidden = false;
+      if (detected.language === (t.target || el.target.value)) {
+        offerOtherTarget(detected.language);
+        return;
+      }
     } else {
       lastDetected = el.source.value === "auto" ? null : lastDetected;
       hideDetected();
@@ -363,21 +417,23 @@
     setStatus("Translating…", "busy");
     const started = performance.now();
     try {
+      const request = {
+        texts: [text],
+        source: el.source.value,
+        target,
+        options: decodingOptions(),
+        references: true,
+        notes: true,
+      };
+      if (el.model.value) request.model = el.model.value;
       const response = await fetch("v1/translate", {
         method: "POST",
-        headers: { "Content-Type": "application/json", Accept: "application/json" },
-        body: JSON.stringify({
-          texts: [text],
-          source: el.source.value,
-          target,
-          options: OPTIONS,
-          references: true,
-          notes: true,
-        }),
+        headers: apiHeaders({ "Content-Type": "application/json" }),
+        body: JSON.stringify(request),
         signal: controller.signal,
       });
       const body = await readJson(response);
-      if (!response.ok) throw new ApiError(errorMessage(body, response), response.status);
+      if (!response.ok) throw new ApiError(keyMessage(errorMessage(body, response), response.status), response.status);
       const first = body && Array.isArray(body.translations) ? body.translations[0] : null;
       if (!first) throw new ApiError("The server sent no translation.", response.status);
       if (inFlight !== controller) return;
@@ -417,9 +473,9 @@
   async function loadLanguages() {
     setStatus("Loading languages…", "busy");
     try {
-      const response = await fetch("v1/languages", { headers: { Accept: "application/json" } });
+      const response = await fetch("v1/languages", { headers: apiHeaders() });
       const body = await readJson(response);
-      if (!response.ok) throw new ApiError(errorMessage(body, response), response.status);
+      if (!response.ok) throw new ApiError(keyMessage(errorMessage(body, response), response.status), response.status);
       languages = body && Array.isArray(body.languages) ? body.languages : [];
     } catch (err) {
       setStatus(`Could not load the languages: ${err.message}`, "error", err.status ?? null);
@@ -440,6 +496,48 @@
     fillTargets();
     if (languages.length === 0) setStatus("No translation models are loaded on this server.", "error");
     else setStatus("", "info");
+    loadModels();
+  }
+
+  async function loadModels() {
+    let models = [];
+    try {
+      const response = await fetch("v1/models", { headers: apiHeaders() });
+      const body = await readJson(response);
+      if (response.ok && body && Array.isArray(body.models)) models = body.models;
+    } catch {
+      models = []; // the picker keeps "Automatic": translation still works
+    }
+    const chosen = el.model.value;
+    const rows = models
+      .filter((m) => m && typeof m.name === "string")
+      .map((m) => {
+        const pairs = Array.isArray(m.pairs) ? m.pairs.filter((p) => typeof p === "string").join(", ") : "";
+        return option(m.name, pairs ? `${m.name} (${pairs})` : m.name);
+      });
+    el.model.replaceChildren(option("", "Automatic (by language pair)"), ...rows);
+    if ([...el.model.options].some((o) => o.value === chosen)) el.model.value = chosen;
+  }
+
+  // Auto-detection found the target language itself: the "translation" is the text unchanged. Offer to translate
+  // it into another language instead.
+  function offerOtherTarget(detected) {
+    setStatus(`The text is already in ${nameOf(detected)}, the target language, so it was left as it is.`, "ok");
+    const others = targetsFor(detected).filter((code) => code !== detected).sort(byName);
+    if (others.length === 0) return;
+    const preferred = others.includes("en") ? "en" : others[0];
+    const button = document.createElement("button");
+    button.type = "button";
+    button.id = "same-language-swap";
+    button.className = "small-button";
+    button.textContent = `Translate ${nameOf(detected)} → ${nameOf(preferred)}`;
+    button.addEventListener("click", () => {
+      el.source.value = detected;
+      updateTextLang();
+      fillTargets(preferred);
+      translate();
+    });
+    el.detected.append(" ", button);
   }
 
   el.form.addEventListener("submit", (event) => {
@@ -461,6 +559,23 @@
   });
   el.target.addEventListener("change", updateControls);
   el.swap.addEventListener("click", swap);
+  try {
+    el.apiKey.value = localStorage.getItem(API_KEY_STORAGE) || "";
+  } catch {
+    el.apiKey.value = ""; // storage disabled: the key lasts as long as the page
+  }
+  el.apiKey.addEventListener("change", () => {
+    const key = el.apiKey.value.trim();
+    try {
+      if (key) localStorage.setItem(API_KEY_STORAGE, key);
+      else localStorage.removeItem(API_KEY_STORAGE);
+    } catch {
+      // storage disabled: nothing to remember it in
+    }
+    // With a (new) key the server may now answer what it refused.
+    if (!ready) loadLanguages();
+    else loadModels();
+  });
   el.copy.addEventListener("click", async () => {
     try {
       await navigator.clipboard.writeText(el.result.textContent);
@@ -474,4 +589,175 @@
   updateCount();
   updateControls();
   loadLanguages();
+})();
+
+// Documents tab: drop a file, pick the target, watch the job's progress (GET /v1/documents/{id}), download the
+// result. The job runs on a worker; the page only uploads and polls.
+(() => {
+  const $ = (id) => document.getElementById(id);
+  const tabs = [$("tab-text"), $("tab-documents")];
+  const panels = [$("panel-text"), $("panel-documents")];
+  if (tabs.some((t) => !t) || panels.some((p) => !p)) return;
+  const el = {
+    zone: $("drop-zone"),
+    file: $("document-file"),
+    name: $("document-name"),
+    target: $("document-target"),
+    start: $("document-start"),
+    progress: $("document-progress"),
+    status: $("document-status"),
+    download: $("document-download"),
+  };
+  const POLL_MS = 500;
+  let chosen = null;
+  let downloadUrl = null;
+  let running = false;
+
+  function select(index) {
+    tabs.forEach((tab, i) => {
+      tab.setAttribute("aria-selected", String(i === index));
+      tab.tabIndex = i === index ? 0 : -1;
+      panels[i].hidden = i !== index;
+    });
+  }
+  tabs.forEach((tab, i) => {
+    tab.addEventListener("click", () => select(i));
+    tab.addEventListener("keydown", (event) => {
+      if (event.key !== "ArrowLeft" && event.key !== "ArrowRight") return;
+      const next = (i + (event.key === "ArrowRight" ? 1 : tabs.length - 1)) % tabs.length;
+      select(next);
+      tabs[next].focus();
+    });
+  });
+
+  function setStatus(message, kind = "info") {
+    el.status.setAttribute("role", kind === "error" ? "alert" : "status");
+    el.status.dataset.kind = kind;
+    el.status.textContent = message;
+  }
+
+  function updateControls() {
+    el.start.disabled = running || !chosen || !el.target.value;
+  }
+
+  function choose(file) {
+    if (!file) return;
+    chosen = file;
+    el.name.textContent = `${file.name} (${file.size.toLocaleString()} bytes)`;
+    el.download.hidden = true;
+    setStatus("");
+    updateControls();
+  }
+
+  el.file.addEventListener("change", () => choose(el.file.files[0]));
+  el.zone.addEventListener("dragover", (event) => {
+    event.preventDefault();
+    el.zone.classList.add("dragging");
+  });
+  el.zone.addEventListener("dragleave", () => el.zone.classList.remove("dragging"));
+  el.zone.addEventListener("drop", (event) => {
+    event.preventDefault();
+    el.zone.classList.remove("dragging");
+    choose(event.dataTransfer.files[0]);
+  });
+  el.target.addEventListener("change", updateControls);
+
+  async function errorMessage(response) {
+    try {
+      const body = await response.json();
+      return (body.error && body.error.message) || `HTTP ${response.status}`;
+    } catch {
+      return `HTTP ${response.status}`;
+    }
+  }
+
+  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  // The API key entered in the text tab's settings (kept in this browser), for servers that require one.
+  function keyHeaders() {
+    let key = "";
+    try {
+      key = localStorage.getItem("kakehashi-api-key") || "";
+    } catch {
+      key = "";
+    }
+    return key ? { Authorization: `Bearer ${key}` } : {};
+  }
+
+  async function translateDocument() {
+    running = true;
+    updateControls();
+    el.download.hidden = true;
+    if (downloadUrl) URL.revokeObjectURL(downloadUrl);
+    el.progress.hidden = false;
+    el.progress.removeAttribute("value");
+    setStatus(`Uploading ${chosen.name}…`);
+    try {
+      const form = new FormData();
+      form.append("file", chosen, chosen.name);
+      form.append("target", el.target.value);
+      form.append("source", "auto");
+      const created = await fetch("v1/documents", { method: "POST", body: form, headers: keyHeaders() });
+      if (!created.ok) throw new Error(await errorMessage(created));
+      const job = await created.json();
+      for (;;) {
+        const polled = await fetch(`v1/documents/${encodeURIComponent(job.id)}`, { headers: keyHeaders() });
+        if (!polled.ok) throw new Error(await errorMessage(polled));
+        const status = await polled.json();
+        const { done, total } = status.progress;
+        if (total > 0) {
+          el.progress.max = total;
+          el.progress.value = done;
+        }
+        if (status.status === "error") throw new Error(`The translation failed: ${status.error}`);
+        if (status.status === "done") break;
+        setStatus(status.status === "queued" ? "Queued…" : `Translating… ${done} of ${total} segments`);
+        await sleep(POLL_MS);
+      }
+      const result = await fetch(`v1/documents/${encodeURIComponent(job.id)}/result`, { headers: keyHeaders() });
+      if (!result.ok) throw new Error(await errorMessage(result));
+      downloadUrl = URL.createObjectURL(await result.blob());
+      el.download.href = downloadUrl;
+      const dot = job.filename.lastIndexOf(".");
+      el.download.download =
+        dot > 0 ? `${job.filename.slice(0, dot)}.${el.target.value}${job.filename.slice(dot)}` : job.filename;
+      el.download.textContent = `Download ${el.download.download}`;
+      el.download.hidden = false;
+      setStatus("Done.", "ok");
+    } catch (error) {
+      setStatus(error.message, "error");
+    } finally {
+      el.progress.hidden = true;
+      running = false;
+      updateControls();
+    }
+  }
+  el.start.addEventListener("click", () => {
+    if (chosen && el.target.value && !running) translateDocument();
+  });
+
+  fetch("v1/languages", { headers: keyHeaders() })
+    .then((response) => (response.ok ? response.json() : Promise.reject(new Error(`HTTP ${response.status}`))))
+    .then((body) => {
+      const targets = new Set();
+      const names = new Map();
+      for (const row of body.languages || []) {
+        if (typeof row.code === "string") names.set(row.code, row.name || row.code);
+        for (const t of row.targets || []) targets.add(t);
+      }
+      const label = (code) => names.get(code) || code;
+      const codes = [...targets].sort((a, b) => label(a).localeCompare(label(b)));
+      el.target.replaceChildren(
+        ...codes.map((code) => {
+          const o = document.createElement("option");
+          o.value = code;
+          o.textContent = label(code);
+          return o;
+        }),
+      );
+      if (codes.includes("en")) el.target.value = "en";
+      el.target.disabled = codes.length === 0;
+      updateControls();
+    })
+    .catch((error) => setStatus(`Could not load the languages: ${error.message}`, "error"));
 })();

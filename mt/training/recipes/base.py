@@ -50,6 +50,11 @@ class Recipe(Protocol):
         """(loss tensor, number of tokens) of the examples ``rows``."""
         ...
 
+    def loss_tokens(self, data: dict[str, Any], rows: list[int], stage: int = 2) -> int:
+        """How many tokens the loss of ``rows`` is the mean over (the predicted ones): the weight of a batch when
+        several are accumulated into one optimizer step."""
+        ...
+
     def after_step(self, model: Any) -> None:
         """Restore invariants the optimizer step may break."""
         ...

@@ -131,6 +131,13 @@ class DecoderRecipe:
         )
         return loss, sum(len(s) for s in sequences)
 
+    def loss_tokens(self, data: dict[str, Any], rows: list[int], stage: int = 2) -> int:
+        # The labels are shifted by one: the first token of a sequence is never predicted (in stage 2 that is a
+        # prompt token, unless the prompt is empty).
+        if stage == 1:
+            return sum(max(len(data["monolingual"][i]) - 1, 0) for i in rows)
+        return sum(len(data["answers"][i]) - (not data["prompts"][i]) for i in rows)
+
     def after_step(self, model: Any) -> None:
         return None
 

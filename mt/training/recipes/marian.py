@@ -120,6 +120,9 @@ class MarianRecipe:
         tokens = sum(len(sources[i]) + len(targets[i]) for i in rows)
         return loss, tokens
 
+    def loss_tokens(self, data: dict[str, Any], rows: list[int], stage: int = 2) -> int:
+        return sum(len(data["targets"][i]) for i in rows)
+
     def after_step(self, model: Any) -> None:
         zero_pad_row(model, self._vocab().pad_id)
 
