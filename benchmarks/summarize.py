@@ -197,6 +197,7 @@ def main() -> None:
     http = _load("http_load.json")
     if http:
         lines += http_section(http)
+    lines += other_reports_section()
     trainings = sorted(RESULTS.glob("training_*.json"))
     if trainings:
         lines += ["## Training", ""]
@@ -208,6 +209,26 @@ def main() -> None:
                 lines += [f"![{path.stem}]({png.name})", ""]
     (RESULTS / "README.md").write_text("\n".join(lines), encoding="utf-8")
     print(RESULTS / "README.md")
+
+
+# The reports that carry their own explanation: a link and what each measures.
+OTHER_REPORTS = (
+    ("quality_relay.md", "the relay's default (step 8,327) against the one before it (step 7,557), paired bootstrap"),
+    ("references.json", "source references: index build, load, search latency, memory, retrieval accuracy"),
+    ("glossary.json", "glossaries: term accuracy with and without placeholders"),
+    ("documents.json", "`translate-file`: segments/s, parse and render overhead, deduplication"),
+    ("jobs.json", "document jobs and the Ray engine: segments/s, workers, upload-to-first-segment latency"),
+    ("reliability.md", "faults, load and soak, contended CPU, dependencies (issue #16)"),
+    ("threads.json", "thread layouts on a contended machine"),
+    ("load.json", "HTTP load: cache hits, capacity, soak, overload"),
+)
+
+
+def other_reports_section() -> list[str]:
+    present = [(name, what) for name, what in OTHER_REPORTS if (RESULTS / name).exists()]
+    if not present:
+        return []
+    return ["## Other reports", "", *(f"* [`{name}`]({name}): {what}" for name, what in present), ""]
 
 
 if __name__ == "__main__":
