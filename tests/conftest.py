@@ -169,9 +169,9 @@ class LiveServer:
         self.thread.join(timeout=30)
 
 
-@pytest.fixture
-def start_server(tiny_registry: Path):  # type: ignore[no-untyped-def]
-    """Start the real app (tiny models) on a free port: ``start_server(**ServeSettings fields)`` → LiveServer."""
+def live_servers(registry: Path, **engine: object):  # type: ignore[no-untyped-def]
+    """Yield ``start(**ServeSettings fields)`` → a LiveServer of the real app with the models of ``registry``
+    (``engine``: more mt.Settings fields); every server started is stopped afterwards."""
     from mt import Settings
     from serve._settings import ServeSettings
     from serve.app import create_app
@@ -179,7 +179,7 @@ def start_server(tiny_registry: Path):  # type: ignore[no-untyped-def]
     servers: list[LiveServer] = []
 
     def start(**fields: object) -> LiveServer:
-        settings = ServeSettings(engine=Settings(registry=(tiny_registry,), compute_type="float32"), **fields)
+        settings = ServeSettings(engine=Settings(registry=(registry,), **engine), **fields)  # type: ignore[arg-type]
         server = LiveServer(create_app(settings), free_port())
         server.start()
         servers.append(server)
@@ -188,3 +188,9 @@ def start_server(tiny_registry: Path):  # type: ignore[no-untyped-def]
     yield start
     for server in servers:
         server.stop()
+
+
+@pytest.fixture
+def start_server(tiny_registry: Path):  # type: ignore[no-untyped-def]
+    """Start the real app (tiny models) on a free port: ``start_server(**ServeSettings fields)`` → LiveServer."""
+    yield from live_servers(tiny_registry, compute_type="float32")

@@ -143,24 +143,9 @@ def shipped_registry(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def start_shipped(shipped_registry: Path):  # type: ignore[no-untyped-def]
     """``start_shipped(**ServeSettings fields)`` → a LiveServer with the shipped default model."""
-    from conftest import LiveServer, free_port
+    from conftest import live_servers
 
-    from mt import Settings
-    from serve._settings import ServeSettings
-    from serve.app import create_app
-
-    servers: list[LiveServer] = []
-
-    def start(**fields: Any) -> LiveServer:
-        settings = ServeSettings(engine=Settings(registry=(shipped_registry,)), **fields)
-        server = LiveServer(create_app(settings), free_port())
-        server.start()
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        server.stop()
+    yield from live_servers(shipped_registry)
 
 
 def upload(url: str, name: str, data: bytes, **fields: Any) -> httpx.Response:
