@@ -25,6 +25,8 @@ SETTINGS: dict[str, dict[str, Any]] = {
     "beam4-lp0.6": {"beam_size": 4, "length_penalty": 0.6},
     "beam4-lp1.2": {"beam_size": 4, "length_penalty": 1.2},
     "beam4-norepeat3": {"beam_size": 4, "no_repeat_ngram_size": 3},
+    "beam4-norepeat4": {"beam_size": 4, "no_repeat_ngram_size": 4},
+    "beam4-reppen1.1": {"beam_size": 4, "repetition_penalty": 1.1},
     "beam4-reppen1.2": {"beam_size": 4, "repetition_penalty": 1.2},
     "beam8": {"beam_size": 8},
 }
@@ -56,7 +58,14 @@ def main() -> None:
     registry = Registry()
     registry.add(registry.get(args.model))
     kakehashi = Kakehashi(registry, RuntimeOptions(device="cpu", compute_type="int8", intra_threads=args.threads))
-    report: dict[str, Any] = {"model": Path(args.model).name, "dev": "wikikyoto.dev", "sentences": len(rows)}
+    manifest = registry.get(args.model).manifest
+    steps = manifest.training.get("summary", {}).get("steps")
+    report: dict[str, Any] = {
+        "model": Path(args.model).name,
+        "training_steps": steps,
+        "dev": "wikikyoto.dev",
+        "sentences": len(rows),
+    }
     results = []
     chosen = [name for name in SETTINGS if not args.only or name in args.only]
     for name in tqdm(chosen, desc="settings", unit="setting"):

@@ -41,6 +41,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -109,6 +110,19 @@ class Server:
                 continue
         return out
 
+    def gauges(self) -> dict[str, Any]:
+        """The admission count and batch queue of the worker that answers /metrics (one of them), and RSS."""
+        out: dict[str, Any] = {"rss_mb": self.rss_mb()}
+        try:
+            text = httpx.get(f"{self.url}/metrics", timeout=5).text
+        except httpx.HTTPError as exc:
+            return {**out, "metrics": type(exc).__name__}
+        for line in text.splitlines():
+            if line.startswith(("kakehashi_admitted_requests ", "kakehashi_queue_depth{")):
+                name, value = line.rsplit(" ", 1)
+                out[name] = float(value)
+        return out
+
     def stop(self) -> None:
         self.process.terminate()
         try:
@@ -129,19 +143,19 @@ class Recorder:
         self.missing_retry_after = 0
         self.cached = 0
 
-    async def send(self, http: httpx.AsyncClient, url: str, text: str) -> None:
+    async def send(self, http: aiohttp.ClientSession, url: str, text: str) -> None:
         start = time.perf_counter()
         try:
-            r = await http.post(f"{url}/v1/translate", json=body(text))
-        except httpx.HTTPError as exc:
+            async with http.post(f"{url}/v1/translate", json=body(text)) as r:
+                status, refused_without_retry = r.status, r.status in (429, 503) and "Retry-After" not in r.headers
+                row = (await r.json())["translations"][0] if status == 200 else None
+        except (TimeoutError, aiohttp.ClientError) as exc:
             self.statuses[type(exc).__name__] += 1
             return
         self.latencies.append(time.perf_counter() - start)
-        self.statuses[str(r.status_code)] += 1
-        if r.status_code in (429, 503) and "retry-after" not in r.headers:
-            self.missing_retry_after += 1
-        if r.status_code == 200:
-            row = r.json()["translations"][0]
+        self.statuses[str(status)] += 1
+        self.missing_retry_after += refused_without_retry
+        if row is not None:
             self.cached += bool(row["cached"])
             if not row["text"]:
                 self.statuses["200 with empty text"] += 1
@@ -160,12 +174,23 @@ class Recorder:
         }
 
 
+# Enough connections for both workers' admission bounds and more: past them, requests would wait in the client.
+OPEN_LOOP_CONNECTIONS = 1024
+
+
+def session(connections: int) -> aiohttp.ClientSession:
+    """The load client: aiohttp, whose connection pool stays cheap with thousands of requests in flight (httpx's
+    pool costs time quadratic in them: above capacity the client, not the server, became the bottleneck)."""
+    return aiohttp.ClientSession(
+        timeout=aiohttp.ClientTimeout(total=120), connector=aiohttp.TCPConnector(limit=connections)
+    )
+
+
 async def closed_loop(url: str, texts: list[str], clients: int, seconds: float) -> dict[str, Any]:
     recorder = Recorder()
     queue = list(reversed(texts))
     deadline = time.monotonic() + seconds
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(timeout=120, limits=limits) as http:
+    async with session(clients) as http:
 
         async def client() -> None:
             while queue and time.monotonic() < deadline:
@@ -184,14 +209,14 @@ async def open_loop(
     recorder = Recorder()
     tasks: set[asyncio.Task[None]] = set()
     samples: list[dict[str, Any]] = []
-    limits = httpx.Limits(max_connections=2048, max_keepalive_connections=256)
-    async with httpx.AsyncClient(timeout=120, limits=limits) as http:
+    cpu = time.process_time()
+    async with session(OPEN_LOOP_CONNECTIONS) as http:
         start = time.perf_counter()
         next_sample = 0.0
         sent = 0
         while (now := time.perf_counter() - start) < seconds:
             if sample is not None and now >= next_sample:
-                samples.append({"t_s": round(now, 1), **sample()})
+                samples.append({"t_s": round(now, 1), "client_in_flight": len(tasks), **sample()})
                 next_sample += every_s
             due = int(now * rate) + 1
             while sent < due:
@@ -203,7 +228,8 @@ async def open_loop(
         await asyncio.gather(*tasks)
         elapsed = time.perf_counter() - start
     out = recorder.report(elapsed)
-    out.update({"offered_per_s": round(rate, 1), "sent": sent})
+    # The client must not be the bottleneck: its own CPU time, against the run's wall time.
+    out.update({"offered_per_s": round(rate, 1), "sent": sent, "client_cpu_s": round(time.process_time() - cpu, 1)})
     if samples:
         out["samples"] = samples
     return out
@@ -288,7 +314,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--port", type=int, default=18791)
-    parser.add_argument("--redis-url", default="", help="default: each worker's in-process cache")
+    parser.add_argument(
+        "--redis-url",
+        default="",
+        help="a Redis database for this benchmark alone: emptied first, so that new sentences are cache misses "
+        "(default: each worker's in-process cache)",
+    )
     parser.add_argument("--phases", default="hits,capacity,soak,overload")
     parser.add_argument("--soak-seconds", type=float, default=180)
     parser.add_argument("--soak-load", type=float, default=0.8, help="share of the measured capacity")
@@ -310,6 +341,10 @@ def main() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("KAKEHASHI_")}
     env.update(KAKEHASHI_REDIS_URL=args.redis_url, KAKEHASHI_MAX_QUEUE=str(args.max_queue))
     env.update(dict(item.split("=", 1) for item in args.env))
+    if args.redis_url:
+        import redis
+
+        redis.Redis.from_url(args.redis_url).flushdb()
     stop = multiprocessing.Event()
     hogs = [multiprocessing.Process(target=hog, args=(stop,)) for _ in range(args.hogs)]
     for process in hogs:
@@ -369,7 +404,7 @@ def main() -> None:
             mix = [t for pair in zip(repeated * 40, new_texts(8000)) for t in pair]
             # Misses at the soak load of their capacity, as many hits beside them.
             rate = max(1.0, 2 * capacity * args.soak_load)
-            soak = asyncio.run(open_loop(server.url, mix, rate, args.soak_seconds, server.rss_mb, 10.0))
+            soak = asyncio.run(open_loop(server.url, mix, rate, args.soak_seconds, server.gauges, 10.0))
             report["phases"]["soak"] = {"mix": "half repeated, half new sentences", **soak}
         if "overload" in phases:
             report["phases"]["overload"] = asyncio.run(open_loop(server.url, new_texts(6000), 3 * capacity, 20))

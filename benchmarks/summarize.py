@@ -59,7 +59,9 @@ def decoding_section(report: dict[str, Any]) -> list[str]:
     lines = [
         "## Decoding settings (`decoding.json`, `benchmarks/decoding.py`)",
         "",
-        f"`{report['model']}` int8 on the first {report['sentences']} pairs of {report['dev']}, both directions; "
+        f"`{report['model']}`"
+        + (f" (step {report['training_steps']:,})" if report.get("training_steps") else "")
+        + f" int8 on the first {report['sentences']} pairs of {report['dev']}, both directions; "
         "'repeating' counts outputs that repeat a word trigram (characters for Japanese).",
         "",
     ]

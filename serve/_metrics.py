@@ -26,6 +26,11 @@ class Metrics:
             "kakehashi_batch_queue_seconds", "Time a sentence waited for its batch", registry=r, buckets=LATENCY_BUCKETS
         )
         self.queue_depth = Gauge("kakehashi_queue_depth", "Requests waiting for a batch", ["model"], registry=r)
+        self.admitted = Gauge(
+            "kakehashi_admitted_requests",
+            "Translation requests admitted and not yet answered, per process (bounded by max_queue)",
+            registry=r,
+        )
         self.cache = Counter("kakehashi_cache_total", "Segment cache lookups", ["result"], registry=r)
         self.tokens = Counter("kakehashi_tokens_total", "Tokens translated", ["side"], registry=r)
         self.characters = Counter("kakehashi_characters_total", "Characters received for translation", registry=r)

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
-from starlette.concurrency import iterate_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
@@ -32,18 +31,19 @@ def _sse(index: int, event: StreamEvent, references: bool, notes: bool) -> str:
 
 async def _server_sent(
     first: tuple[int, StreamEvent] | None,
-    events: Iterator[tuple[int, StreamEvent]],
+    pull: Callable[[], Awaitable[tuple[int, StreamEvent] | None]],
     references: bool,
     notes: bool = False,
 ) -> AsyncIterator[str]:
     """Server-Sent Events: ``delta`` events while sentences are produced, one ``translation`` per text, then
     ``done``; any failure mid-stream (the status line has long been sent) ends the stream with an ``error``
-    event whose data is the native error body, and the response is closed properly."""
+    event whose data is the native error body, and the response is closed properly. ``pull`` gives the next
+    event (None at the end)."""
     try:
-        if first is not None:
-            yield _sse(*first, references, notes)
-        async for index, event in iterate_in_threadpool(events):
-            yield _sse(index, event, references, notes)
+        item = first
+        while item is not None:
+            yield _sse(*item, references, notes)
+            item = await pull()
     except Exception as exc:  # noqa: BLE001 - every failure must reach the client as an event, not a cut stream
         yield _event("error", error_body(exc, "stream", "POST /v1/translate (stream)"))
         return
@@ -62,10 +62,15 @@ def routes(service: TranslationService) -> list[Route]:
                 service.stream(parsed.translation), parsed.references, parsed.notes, parsed.k
             )
             # The first event is computed before the status line is sent, so that refusals (limits, a full
-            # queue, an unknown model or pair) answer with their own status, as they do without streaming.
-            first = await off_loop(next, events, None)
+            # queue, an unknown model or pair) answer with their own status, as they do without streaming. The
+            # stream is admitted there; its later events come from the model threads without a second check.
+            first = await service.admitted(next, events, None)
+
+            async def pull() -> tuple[int, StreamEvent] | None:
+                return await service.on_model_thread(next, events, None)
+
             return StreamingResponse(
-                _server_sent(first, events, parsed.references, parsed.notes),
+                _server_sent(first, pull, parsed.references, parsed.notes),
                 media_type="text/event-stream",
                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
             )

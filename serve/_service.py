@@ -9,11 +9,15 @@ pipeline → cache and micro-batcher → engine.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
+
+import anyio
+import anyio.to_thread
 
 from mt import (
     DetectedLanguage,
@@ -33,7 +37,6 @@ from serve._batcher import MicroBatcher
 from serve._cache import CachedResponse, NoCache, RedisCache, ResponseCache, TranslationCache, make_cache
 from serve._errors import Overloaded, QuotaExceeded
 from serve._glossaries import GlossaryStore, make_glossary_store
-from serve._http import off_loop
 from serve._markup import translate_documents
 from serve._metrics import Metrics
 from serve._schema import LanguageInfo, TranslationRequest
@@ -42,6 +45,11 @@ from serve._translator import CachedBatchedTranslator, weights_fingerprint
 
 log = logging.getLogger("kakehashi.service")
 T = TypeVar("T")
+
+# Worker threads for model work (translations, streams' next events) in each server process. They are not the
+# shared pool's: authorization, Redis, glossaries and health checks never wait behind translations there, and a
+# request waiting for one of these threads has passed admission, so the queue bound counts it.
+MODEL_THREADS = 40
 
 EngineLoader = Callable[[Path, RuntimeOptions], Translator]
 
@@ -82,6 +90,7 @@ class TranslationService:
         self.annotator = Annotator(self.kakehashi.registry)
         self.loaded = False
         self._admitted = 0
+        self._model_threads: Any = None
         self.characters = 0
 
     # -- lifecycle
@@ -166,16 +175,31 @@ class TranslationService:
     # -- admission (on the event loop)
 
     async def admitted(self, function: Callable[..., T], *args: Any) -> T:
-        """Run blocking translation work in a worker thread, or refuse it at once (:class:`Overloaded`, 429
-        with Retry-After) when ``max_queue`` requests already wait for a thread or the model: past the thread
-        pool's size they would otherwise wait in the event loop, unseen by any bound, until clients time out."""
+        """Run blocking translation work on a model thread, or refuse it at once (:class:`Overloaded`, 429 with
+        Retry-After) when ``max_queue`` requests already wait for a model thread or the model: they would
+        otherwise wait where no bound sees them, until clients time out."""
         if self._admitted >= self.settings.max_queue:
             raise Overloaded()
         self._admitted += 1
+        self.metrics.admitted.set(self._admitted)
         try:
-            return await off_loop(function, *args)
+            return await self.on_model_thread(function, *args)
         finally:
             self._admitted -= 1
+            self.metrics.admitted.set(self._admitted)
+
+    @property
+    def admitted_count(self) -> int:
+        """Requests admitted and not yet answered (waiting for a model thread or the model, or translating)."""
+        return self._admitted
+
+    async def on_model_thread(self, function: Callable[..., T], *args: Any) -> T:
+        """Run model work on this process's model threads (``MODEL_THREADS``), apart from the shared pool.
+
+        Only :meth:`admitted` work and the later events of an admitted stream come here."""
+        if self._model_threads is None:  # created on the event loop, at first use
+            self._model_threads = anyio.CapacityLimiter(MODEL_THREADS)
+        return await anyio.to_thread.run_sync(functools.partial(function, *args), limiter=self._model_threads)
 
     # -- the cache-hit fast path (on the event loop: no I/O)
 

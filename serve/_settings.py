@@ -31,6 +31,9 @@ class ServeSettings:
     batch_wait_ms: float = 5.0
     max_batch_tokens: int = 4096
     max_queue: int = 1024
+    # Longer than clients' own idle timeouts (httpx 5 s, browsers 60 s or less), so that a client never sends
+    # on a kept-alive connection that the server is closing at that moment.
+    keep_alive_s: int = 75
     api_keys_file: str = ""
     require_api_key: bool = False
     # With require_api_key, the paths still answered without a key (the web page and /static always are).

@@ -37,7 +37,9 @@ SETTING_HELP = {
     "request_timeout_s": "seconds a translation may take (504 after)",
     "batch_wait_ms": "how long a batch waits for more sentences of concurrent requests",
     "max_batch_tokens": "source tokens in one model batch",
-    "max_queue": "sentences waiting for the model (429 with Retry-After above)",
+    "max_queue": "requests admitted per server process, and sentences waiting for the model (429 with Retry-After "
+    "above)",
+    "keep_alive_s": "seconds an idle HTTP connection stays open",
     "api_keys_file": "TOML file of API key hashes (kakehashi keys); without it, keys are ignored",
     "require_api_key": "refuse requests without a valid key",
     "public_paths": "with --require-api-key, comma-separated paths still open (e.g. /healthz,/readyz,/metrics)",
@@ -111,12 +113,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
             host=settings.host,
             port=settings.port,
             workers=settings.workers,
+            timeout_keep_alive=settings.keep_alive_s,
             log_level="info",
         )
         return 0
     from serve.app import create_app
 
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        timeout_keep_alive=settings.keep_alive_s,
+        log_level="info",
+    )
     return 0
 
 

@@ -110,9 +110,11 @@ class FakeIndex:
         return sum(w in attested for w in words) / len(words) if words else 0.0
 
 
-def annotated_service(tmp_path: Path, index_loader: Any = None) -> tuple[TranslationService, FakeTranslator]:
+def annotated_service(
+    tmp_path: Path, index_loader: Any = None, **settings: Any
+) -> tuple[TranslationService, FakeTranslator]:
     """A service over one fake ja↔en model whose annotator finds references with ``index_loader`` (default: a
-    FakeIndex). Returns the service (stop it when done) and the fake engine."""
+    FakeIndex) and the server ``settings`` given. Returns the service (stop it when done) and the fake engine."""
     from mt import RuntimeOptions, Settings
     from mt._annotate import Annotator
     from serve._service import TranslationService
@@ -126,7 +128,9 @@ def annotated_service(tmp_path: Path, index_loader: Any = None) -> tuple[Transla
         engine.manifest = Manifest.load(directory)
         return engine
 
-    settings = ServeSettings(engine=Settings(registry=(tmp_path / "registry.toml",)), batch_wait_ms=0)
-    service = TranslationService(settings, loader=loader)
+    settings.setdefault("batch_wait_ms", 0)
+    service = TranslationService(
+        ServeSettings(engine=Settings(registry=(tmp_path / "registry.toml",)), **settings), loader=loader
+    )
     service.annotator = Annotator(service.kakehashi.registry, index_loader=index_loader or (lambda d, m: FakeIndex()))
     return service, engine

@@ -83,6 +83,47 @@ def test_above_capacity_requests_are_refused_at_once_with_retry_after(start_serv
     assert elapsed < 100
 
 
+def test_model_work_has_threads_of_its_own_so_health_checks_and_refusals_answer_while_the_model_is_busy(
+    tmp_path: Path,
+) -> None:
+    # A queue bound above the model threads. Translations used to hold the shared thread pool, where every
+    # request's authorization and /readyz then waited behind them, unbounded and uncounted: an open-loop soak
+    # above capacity got no 429, only minutes of latency (benchmarks/results/reliability.md).
+    from concurrent.futures import ThreadPoolExecutor
+
+    from starlette.testclient import TestClient
+
+    from fakes import annotated_service
+    from serve._service import MODEL_THREADS
+    from serve.app import create_app
+
+    bound = MODEL_THREADS + 8
+    service, engine = annotated_service(tmp_path, max_queue=bound, document_worker="off")
+    client = TestClient(create_app(service.settings, service))
+
+    def body(text: str) -> dict[str, Any]:
+        return {"texts": [text], "source": "ja", "target": "en"}
+
+    engine.release.clear()
+    with client, ThreadPoolExecutor(bound + 2) as pool:
+        held = [pool.submit(client.post, "/v1/translate", json=body(f"猫{n}。")) for n in range(bound)]
+        waited = time.monotonic()
+        while service.admitted_count < bound:
+            assert time.monotonic() - waited < 8, f"{service.admitted_count} of {bound} requests admitted"
+            time.sleep(0.01)
+        # Every model thread is taken and the queue is full; the model still holds its batch.
+        ready = pool.submit(client.get, "/readyz").result(timeout=5)
+        refused = pool.submit(client.post, "/v1/translate", json=body("犬。")).result(timeout=5)
+        metrics = pool.submit(client.get, "/metrics").result(timeout=5).text
+        engine.release.set()
+        answered = [f.result(timeout=30) for f in held]
+    assert ready.status_code == 200
+    assert refused.status_code == 429 and "retry-after" in refused.headers, refused.text
+    assert f"kakehashi_admitted_requests {float(bound)}" in metrics
+    assert [r.status_code for r in answered] == [200] * bound
+    assert service.admitted_count == 0
+
+
 # -- the cache-hit fast path: whole answers kept per process, served without a thread or the pipeline
 
 

@@ -13,7 +13,7 @@ import torch
 from mt import InvalidRequest
 from mt.cli import main
 from mt.training.config import TrainingConfig
-from mt.training.loop import train
+from mt.training.loop import lr_factor, rewarm_steps, train
 from mt.training.recipes import make_recipe
 from mt.training.relay import checkpoint_config, pack_checkpoint, unpack_checkpoint
 from mt.training.state import RunState
@@ -70,6 +70,14 @@ def test_a_packed_run_continues_elsewhere_as_if_never_interrupted(tmp_path: Path
         torch.testing.assert_close(resumed[key], straight[key], rtol=1e-5, atol=1e-6, msg=key)
     runs = torch.load(tmp_path / "second-half" / "state.pt", weights_only=False)["run"]["runs"]
     assert [(r["from_step"], r["to_step"], r["accumulate"]) for r in runs] == [(0, 6, accumulate), (6, 12, accumulate)]
+
+
+def test_rewarm_after_a_resume_without_moments_covers_the_same_batches_whatever_the_accumulation() -> None:
+    assert rewarm_steps(1) == 200 and rewarm_steps(4) == 50 and rewarm_steps(3) == 67 and rewarm_steps(500) == 1
+    warm = lr_factor(8400, 1000)
+    assert lr_factor(8400, 1000, rewarm_from=8350, rewarm=rewarm_steps(4)) == pytest.approx(warm)
+    assert lr_factor(8400, 1000, rewarm_from=8350, rewarm=rewarm_steps(1)) == pytest.approx(warm / 4)
+    assert lr_factor(8351, 1000, rewarm_from=8350, rewarm=50) == pytest.approx(lr_factor(8351, 1000) / 50)
 
 
 @pytest.mark.integration

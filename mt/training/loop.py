@@ -33,17 +33,24 @@ from mt.training.storage import is_prepared
 
 log = logging.getLogger("kakehashi.train")
 
-# After a resume without optimizer moments, fresh Adam moments must not take full-size steps at once.
-REWARM_STEPS = 200
+# After a resume without optimizer moments, fresh Adam moments must not take full-size steps at once: the
+# learning rate re-warms over this many batches' worth of optimizer steps (Adam's second moment, beta2 0.98, has
+# a window of about 50 steps; accumulated steps average more batches, so fewer of them are needed).
+REWARM_BATCHES = 200
 
 
-def lr_factor(step: int, warmup: int, rewarm_from: int | None = None) -> float:
+def rewarm_steps(accumulate: int) -> int:
+    """Optimizer steps of the re-warm-up after a resume without moments: ``REWARM_BATCHES`` batches' worth."""
+    return max(1, math.ceil(REWARM_BATCHES / max(accumulate, 1)))
+
+
+def lr_factor(step: int, warmup: int, rewarm_from: int | None = None, rewarm: int = REWARM_BATCHES) -> float:
     """Linear warm-up, then inverse-square-root decay; after a resume without optimizer moments, a short
-    linear re-warm-up over ``REWARM_STEPS``."""
+    linear re-warm-up over ``rewarm`` steps."""
     step = max(step, 1)
     factor = min(step / warmup, math.sqrt(warmup / step))
     if rewarm_from is not None:
-        factor *= min(1.0, (step - rewarm_from) / REWARM_STEPS)
+        factor *= min(1.0, (step - rewarm_from) / rewarm)
     return factor
 
 
@@ -191,7 +198,9 @@ class _Session:
                 loss, count = accumulate_gradients(self.recipe, self.model, tokens, step_batches, run.stage, autocast)
                 torch.nn.utils.clip_grad_norm_(self.model.parameters(), config.clip_norm)
                 run.step += 1
-                lr = config.learning_rate * lr_factor(run.step, config.warmup_steps, run.rewarm_from)
+                lr = config.learning_rate * lr_factor(
+                    run.step, config.warmup_steps, run.rewarm_from, rewarm_steps(config.accumulate)
+                )
                 for group in self.optimizer.param_groups:
                     group["lr"] = lr
                 self.optimizer.step()
@@ -297,7 +306,10 @@ def train(config: TrainingConfig, export: bool = True) -> dict[str, Any]:
         optimizer.load_state_dict(saved.optimizer)
     elif saved is not None:
         run.rewarm_from = run.step
-        log.info("no optimizer moments in the checkpoint: re-warming the learning rate over %d steps", REWARM_STEPS)
+        log.info(
+            "no optimizer moments in the checkpoint: re-warming the learning rate over %d steps",
+            rewarm_steps(config.accumulate),
+        )
     # The seed and the position in the data order let mt.training.order replay each session's batches and check
     # that its replay reaches the position where the session began.
     run.runs.append(
