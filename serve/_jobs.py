@@ -729,10 +729,17 @@ class JobSupervisor:
         worker_class = document_worker_class()
         self.worker = worker_class(self.queue, self.runner, self.heartbeat_s, in_thread=True)
         self._worker_thread = threading.Thread(
-            target=self.worker.work, kwargs={"logging_level": "WARNING"}, name="kakehashi-job-worker", daemon=True
+            target=self._run_worker, args=(self.worker,), name="kakehashi-job-worker", daemon=True
         )
         self._worker_thread.start()
         log.info("no document worker serves the queue: running one in this process")
+
+    @staticmethod
+    def _run_worker(worker: Any) -> None:
+        try:
+            worker.work(logging_level="WARNING")
+        except Exception as exc:  # noqa: BLE001 - rq ends on errors it does not handle (Redis gone): the reaper
+            log.warning("the in-process document worker failed (%s: %s)", type(exc).__name__, exc)
 
 
 WORKER_MODES = ("auto", "thread", "off")

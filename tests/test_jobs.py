@@ -450,3 +450,19 @@ def test_a_dead_in_process_worker_is_replaced_on_a_later_tick() -> None:
     assert supervisor.worker is worker
     running.set()
     alive.join()
+
+
+def test_a_worker_that_fails_ends_its_thread_with_a_warning_not_an_unhandled_exception(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import redis
+
+    from serve._jobs import JobSupervisor
+
+    class Failing:
+        def work(self, logging_level: str) -> None:
+            raise redis.ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    with caplog.at_level("WARNING", logger="kakehashi"):
+        JobSupervisor._run_worker(Failing())  # under pytest's "error" filter an unhandled one would fail the test
+    assert "document worker failed (ConnectionError: Error 111" in caplog.text
