@@ -134,6 +134,33 @@ def test_resume_cannot_change_the_model_and_needs_a_checkpoint(tmp_path: Path, c
     assert "cannot change d_model" in capsys.readouterr().err
 
 
+@pytest.mark.integration
+def test_sigterm_ends_training_after_the_step_under_way_with_its_state_saved(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import signal
+
+    import mt.training.loop as loop
+
+    calls = 0
+    accumulate = loop.accumulate_gradients
+
+    def terminated_during_the_third_step(*args: object) -> object:
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            os.kill(os.getpid(), signal.SIGTERM)  # as `kill` or a stopping session would
+        return accumulate(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(loop, "accumulate_gradients", terminated_during_the_third_step)
+    before = signal.getsignal(signal.SIGTERM)
+    summary = train(_config(tmp_path, "stopped", 10_000), export=False)
+    assert summary["steps"] == 3 and calls == 3
+    assert torch.load(tmp_path / "stopped" / "state.pt", weights_only=False)["run"]["step"] == 3
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
 def test_resume_keeps_or_changes_the_batches_accumulated_per_step(tmp_path: Path) -> None:
     """Like --batch-tokens, --accumulate is the checkpoint's unless given; checkpoints from before it mean 1."""
     from mt.cli import build_parser

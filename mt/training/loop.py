@@ -12,12 +12,16 @@ steps, and the state is only ever saved between them, so a run never resumes ins
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
 import random
+import signal
 import sys
+import threading
 import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from mt._corpora import ParallelPair
@@ -110,6 +114,34 @@ def _autocast(config: TrainingConfig) -> Any:
     return lambda: torch.autocast(device_type=device_type, dtype=dtype or torch.float32, enabled=dtype is not None)
 
 
+@contextlib.contextmanager
+def stop_on_signals(request_stop: Callable[[], None]) -> Iterator[None]:
+    """While training: SIGINT (Ctrl-C) and SIGTERM call ``request_stop``, so that the session ends cleanly after
+    its step under way, keeping all its work; a second signal acts as it would have (stops at once). Only in
+    the main thread, where Python delivers signals."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+
+    def handler(number: int, frame: Any) -> None:
+        log.warning(
+            "%s: training stops after this step and saves its state (again to stop at once)",
+            signal.Signals(number).name,
+        )
+        for restored, action in previous.items():
+            signal.signal(restored, action)
+        request_stop()
+
+    for number in previous:
+        signal.signal(number, handler)
+    try:
+        yield
+    finally:
+        for number, action in previous.items():
+            signal.signal(number, action)
+
+
 class _Session:
     """One session of a run: the model, the optimizer and the run state, trained until the budget is spent."""
 
@@ -135,6 +167,7 @@ class _Session:
             budget_s = min(budget_s, session_end) if budget_s else session_end
         self.budget_s = budget_s
         self.start = time.monotonic() - run.elapsed
+        self.stop_requested = False
 
     def save(self) -> None:
         save_state(self.work / STATE_FILE, self.model, self.optimizer, self.run)
@@ -142,7 +175,15 @@ class _Session:
     def out_of_time(self) -> bool:
         elapsed = time.monotonic() - self.start
         max_steps = self.config.max_steps
-        return bool((self.budget_s and elapsed >= self.budget_s) or (max_steps and self.run.step >= max_steps))
+        return bool(
+            self.stop_requested
+            or (self.budget_s and elapsed >= self.budget_s)
+            or (max_steps and self.run.step >= max_steps)
+        )
+
+    def request_stop(self) -> None:
+        """End the session after the step under way, as if its time were up (saved, packed, exported as usual)."""
+        self.stop_requested = True
 
     def stage_over(self) -> bool:
         if self.run.stage != 1:
@@ -317,7 +358,8 @@ def train(config: TrainingConfig, export: bool = True) -> dict[str, Any]:
     )
 
     session = _Session(config, recipe, model, optimizer, run, prepared, dev_examples, threads)
-    session.train()
+    with stop_on_signals(session.request_stop):
+        session.train()
     model.to("cpu")
     if not export:
         return {"steps": run.step, "minutes": round(run.elapsed / 60, 1), "work_dir": str(work)}
