@@ -157,7 +157,8 @@ def test_sigterm_ends_training_after_the_step_under_way_with_its_state_saved(
     before = signal.getsignal(signal.SIGTERM)
     summary = train(_config(tmp_path, "stopped", 10_000), export=False)
     assert summary["steps"] == 3 and calls == 3
-    assert torch.load(tmp_path / "stopped" / "state.pt", weights_only=False)["run"]["step"] == 3
+    run = torch.load(tmp_path / "stopped" / "state.pt", weights_only=False)["run"]
+    assert run["step"] == 3 and run["runs"][-1]["to_step"] == 3 and run["runs"][-1]["cpu_minutes"] > 0
     assert signal.getsignal(signal.SIGTERM) is before
 
 
