@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 
 def main() -> None:
@@ -17,13 +18,19 @@ def main() -> None:
     parser.add_argument("--output", type=Path, required=True)
     parser.add_argument("--manifest", type=Path, help="kakehashi.json of the exported model: its dev score as a star")
     args = parser.parse_args()
+    run = json.loads(args.history.read_text(encoding="utf-8"))
+    summary = json.loads(args.manifest.read_text(encoding="utf-8"))["training"]["summary"] if args.manifest else None
+    plot(run, args.output, summary)
 
+
+def plot(run: dict[str, Any], output: Path, summary: dict[str, Any] | None = None) -> None:
+    """Draw a run's loss and dev curves (``history.json``) into ``output``; ``summary``, the exported model's
+    training summary, adds its dev scores as stars."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    run = json.loads(args.history.read_text(encoding="utf-8"))
     fig, (loss_ax, dev_ax) = plt.subplots(1, 2, figsize=(11, 4))
     losses = run["losses"]
     loss_ax.plot([r["minutes"] for r in losses], [r["loss"] for r in losses], lw=0.8)
@@ -56,8 +63,7 @@ def main() -> None:
             ls="--",
             label=f"{direction} chrF",
         )
-    if args.manifest:
-        summary = json.loads(args.manifest.read_text(encoding="utf-8"))["training"]["summary"]
+    if summary:
         chosen = summary["dev_scores"][summary["chosen_weights"]]
         for direction in sorted(k for k, v in chosen.items() if isinstance(v, dict)):
             for metric, marker in (("bleu", "*"), ("chrf", "P")):
@@ -72,8 +78,9 @@ def main() -> None:
     dev_ax.set(xlabel="minutes", ylabel="score", title="Dev set (greedy, CTranslate2 int8)")
     dev_ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(args.output, dpi=110)
-    print(f"wrote {args.output}")
+    fig.savefig(output, dpi=110)
+    plt.close(fig)
+    print(f"wrote {output}")
 
 
 if __name__ == "__main__":

@@ -101,12 +101,34 @@ def http_section(report: dict[str, Any]) -> list[str]:
     return lines + [""]
 
 
-def training_section(name: str, summary: dict[str, Any]) -> list[str]:
+def training_section(name: str, data: dict[str, Any]) -> list[str]:
+    summary = data.get("summary", {})
     lines = [f"### {name}", ""]
     for key in ("steps", "epochs", "minutes", "chosen_weights"):
         if key in summary:
             lines.append(f"- {key.replace('_', ' ')}: {summary[key]}")
-    return lines + [""]
+    lines.append("")
+    if data.get("runs"):  # benchmarks/relay_report.py: the relay's chain of runs
+        header = ["started", "device", "threads", "tokens/step", "lr", "steps", "wall min", "CPU min", "dev chrF"]
+        rows = []
+        for r in data["runs"]:
+            batch = f"{r['batch_tokens']:,}" + (f" × {r['accumulate']}" if r["accumulate"] > 1 else "")
+            dev = r["last_dev_evaluation"]
+            rows.append(
+                [
+                    r["started"][:10],
+                    r["device"],
+                    r["threads"],
+                    batch,
+                    r["learning_rate"],
+                    r["steps"],
+                    r["wall_minutes"],
+                    r["cpu_minutes"] if r["cpu_minutes"] is not None else "not recorded",
+                    f"{dev['mean_chrf']} (step {dev['step']:,})" if dev else "not kept",
+                ]
+            )
+        lines += _table(header, rows)
+    return lines
 
 
 def _score(report: dict[str, Any] | None, system: str, testset: str, metric: str) -> float | None:
@@ -205,7 +227,7 @@ def main() -> None:
         lines += ["## Training", ""]
         for path in trainings:
             data = json.loads(path.read_text(encoding="utf-8"))
-            lines += training_section(path.stem, data.get("summary", {}))
+            lines += training_section(path.stem, data)
             png = path.with_suffix(".png")
             if png.exists():
                 lines += [f"![{path.stem}]({png.name})", ""]

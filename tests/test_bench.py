@@ -396,3 +396,36 @@ def cli_system(text: str) -> Any:
     from mt.bench.systems import open_system
 
     return open_system(parse_system(text), environ={})
+
+
+def test_the_relay_report_gives_each_run_its_compute_and_the_last_dev_score_within_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    from relay_report import run_rows
+
+    def record(start: int, end: int, **extra: Any) -> dict[str, Any]:
+        return {
+            "started": "2026-12-07T05:00:00Z",
+            "device": "cpu",
+            "threads": 1,
+            "precision": "float32",
+            "batch_tokens": 4000,
+            "learning_rate": 3e-4,
+            "from_step": start,
+            "to_step": end,
+            "from_minutes": start / 10,
+            "to_minutes": end / 10,
+            **extra,
+        }
+
+    history = {
+        "runs": [record(0, 100), record(100, 150, accumulate=4, cpu_minutes=9.5), record(150, 160)],
+        "history": [{"step": 50, "mean_chrf": 20.0}, {"step": 90, "mean_chrf": 21.0}, {"step": 120, "mean_chrf": 22}],
+    }
+    summary = {"steps": 160, "chosen_weights": "last", "dev_scores": {"last": {"mean_chrf": 23.5}}}
+    first, second, third = run_rows(history, summary)
+    assert first["last_dev_evaluation"] == {"step": 90, "mean_chrf": 21.0} and first["cpu_minutes"] is None
+    assert second["tokens_per_step"] == 16000 and second["cpu_minutes"] == 9.5 and second["wall_minutes"] == 5.0
+    assert second["last_dev_evaluation"] == {"step": 120, "mean_chrf": 22}
+    assert third["last_dev_evaluation"] == {"step": 160, "mean_chrf": 23.5}  # the shipped model's own score
