@@ -61,12 +61,14 @@ audit: $(INSTALLED)-test
 bench: $(INSTALLED)-bench
 	benchmarks/reproduce.sh
 
-# Continue the default model's training relay for MINUTES (default 60) on one thread, then write the relay
-# checkpoint back to data/checkpoints/kakehashi-ja-en (see README: "The training relay"). Four batches of 4,000
-# tokens make each optimizer step, the 16,000 tokens a step of the GPU runs that made the model.
+# Continue the default model's training relay for MINUTES (default 60) on THREADS threads (default 1; 2 when
+# nothing else needs the machine), then write the relay checkpoint back to data/checkpoints/kakehashi-ja-en (see
+# README: "The training relay"). Four batches of 4,000 tokens make each optimizer step, the 16,000 tokens a step
+# of the GPU runs that made the model.
 MINUTES ?= 60
+THREADS ?= 1
 relay: $(INSTALLED)-train
-	nice -n 10 $(BIN)/kakehashi train --resume data/checkpoints/kakehashi-ja-en --threads 1 --batch-tokens 4000 \
+	nice -n 10 $(BIN)/kakehashi train --resume data/checkpoints/kakehashi-ja-en --threads $(THREADS) --batch-tokens 4000 \
 		--accumulate 4 --lr 3e-4 --minutes $(MINUTES) --eval-minutes 30 --checkpoint-minutes 5
 
 clean:
