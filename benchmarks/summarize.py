@@ -155,9 +155,11 @@ def goals_section() -> list[str]:
         met = None if value is None else (value >= bound if sign == "≥" else value <= bound)
         rows.append((name, value, f"{sign} {bound:g}{unit}", met))
 
+    # The shipped default's own scores: the relay's last comparison measures the model shipped now.
+    default = _load("quality_relay.json") or quality
     for test_set, floor in (("tatoeba-test", 25), ("wikikyoto-test", 15)):
-        goal(f"default ja→en BLEU, {test_set}", _score(quality, "int8", f"{test_set}:ja-en", "bleu"), "≥", floor)
-        goal(f"default en→ja chrF, {test_set}", _score(quality, "int8", f"{test_set}:en-ja", "chrf"), "≥", 25)
+        goal(f"default ja→en BLEU, {test_set}", _score(default, "int8", f"{test_set}:ja-en", "bleu"), "≥", floor)
+        goal(f"default en→ja chrF, {test_set}", _score(default, "int8", f"{test_set}:en-ja", "chrf"), "≥", 25)
     gaps = [
         abs((_score(quality, "float32", r["testset"], "bleu") or 0) - r["score"]["bleu"])
         for r in (quality or {}).get("results", [])
@@ -237,7 +239,7 @@ def main() -> None:
 
 # The reports that carry their own explanation: a link and what each measures.
 OTHER_REPORTS = (
-    ("quality_relay.md", "the relay's default (step 8,327) against the one before it (step 7,557), paired bootstrap"),
+    ("quality_relay.md", "the relay's default (step 8,520) against the one before it (step 8,327), paired bootstrap"),
     ("references.json", "source references: index build, load, search latency, memory, retrieval accuracy"),
     ("glossary.json", "glossaries: term accuracy with and without placeholders"),
     ("documents.json", "`translate-file`: segments/s, parse and render overhead, deduplication"),
