@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from mt import Kakehashi, Settings, TranslationOptions
-from mt.documents._journal import Journal, JournalTranslator, weights_fingerprint
+from mt._segment_store import weights_fingerprint
+from mt.documents._journal import Journal, JournalTranslator
 from mt.documents._runner import RunOptions, collect, local_engine, plan_files, translate_collected, write_outputs
 from mt.documents._runner import unique_units as unique_of
 
@@ -116,11 +117,11 @@ def batch_run(corpus: Path, out: Path, settings: Settings, options: TranslationO
     registry = settings.load_registry()
     from mt._engine import load_translator
 
-    kakehashi = Kakehashi(
-        registry,
-        settings.runtime(),
-        loader=lambda d, r: JournalTranslator(load_translator(d, r), journal, weights_fingerprint(d)),
-    )
+    def journaled(directory: Path, runtime: Any) -> JournalTranslator:
+        translator = load_translator(directory, runtime)
+        return JournalTranslator(translator, journal, weights_fingerprint(directory, translator.manifest.revision))
+
+    kakehashi = Kakehashi(registry, settings.runtime(), loader=journaled)
     kakehashi.load_all()
     run_options = RunOptions(target="en", output=str(out / "en"))
 

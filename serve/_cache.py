@@ -1,8 +1,7 @@
 """Segment-level translation cache: Redis when configured, an in-process LRU otherwise.
 
-Keys hash the canonical JSON of everything that decides a translation — cache schema version, model name and
-revision, source and target language, decoding options and the NFC-normalised sentence — so different
-requests can never collide. Values are JSON (never pickle). If Redis fails, requests carry on uncached, the
+Keys and values are :mod:`mt._segment_store`'s (hashes of everything that decides a translation; JSON, never
+pickle). If Redis fails, requests carry on uncached, the
 failure is logged once, and the cache reconnects by itself when Redis answers again.
 """
 
@@ -13,54 +12,15 @@ import json
 import logging
 import threading
 import time
-import unicodedata
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from mt import Hypothesis, SegmentResult
+from mt import SegmentResult
+from mt._segment_store import SCHEMA_VERSION, decode_result, encode_result
 
 log = logging.getLogger("kakehashi.cache")
-
-SCHEMA_VERSION = 1
-KEY_PREFIX = "kakehashi:tr:"
-
-
-def cache_key(model: str, revision: str, source: str, target: str, options: dict[str, Any], sentence: str) -> str:
-    canonical = json.dumps(
-        {
-            "v": SCHEMA_VERSION,
-            "model": model,
-            "revision": revision,
-            "source": source,
-            "target": target,
-            "options": options,
-            "text": unicodedata.normalize("NFC", sentence),
-        },
-        sort_keys=True,
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )
-    return KEY_PREFIX + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-
-
-def encode_result(result: SegmentResult) -> str:
-    return json.dumps(
-        {"h": [[h.text, h.score, h.tokens] for h in result.hypotheses], "s": result.source_tokens}, ensure_ascii=False
-    )
-
-
-def decode_result(raw: str | bytes) -> SegmentResult | None:
-    try:
-        data = json.loads(raw)
-        hypotheses = tuple(Hypothesis(str(t), float(s), int(n)) for t, s, n in data["h"])
-        if not hypotheses:
-            return None
-        return SegmentResult(hypotheses, int(data["s"]), cached=True)
-    except (ValueError, KeyError, TypeError):
-        # A value we cannot read is treated as a miss and overwritten, never served.
-        return None
 
 
 class TranslationCache(Protocol):

@@ -32,6 +32,7 @@ from mt import (
 )
 from mt._annotate import Annotator
 from mt._engine import available_cpus
+from mt._segment_store import weights_fingerprint
 from serve._access import AccessControl, load_keys
 from serve._batcher import MicroBatcher
 from serve._cache import CachedResponse, NoCache, RedisCache, ResponseCache, TranslationCache, make_cache
@@ -41,7 +42,7 @@ from serve._markup import translate_documents
 from serve._metrics import Metrics
 from serve._schema import LanguageInfo, TranslationRequest
 from serve._settings import ServeSettings
-from serve._translator import CachedBatchedTranslator, weights_fingerprint
+from serve._translator import CachedBatchedTranslator
 
 log = logging.getLogger("kakehashi.service")
 T = TypeVar("T")

@@ -10,22 +10,13 @@ from __future__ import annotations
 import concurrent.futures
 import time
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 
 from mt import Language, SegmentResult, TranslationOptions, Translator
+from mt._segment_store import segment_key
 from serve._batcher import MicroBatcher
-from serve._cache import TranslationCache, cache_key
+from serve._cache import TranslationCache
 from serve._errors import RequestTimedOut
 from serve._metrics import Metrics
-
-
-def weights_fingerprint(directory: Path, revision: str | None) -> str:
-    """What tells one set of weights from another in cache keys: the manifest's revision and the weights'
-    size and modification time (replacing a model in place must not serve its predecessor's translations)."""
-    weights = directory / "model.bin"
-    stat = weights.stat() if weights.exists() else None
-    stamp = f"{stat.st_size}-{stat.st_mtime_ns}" if stat else "missing"
-    return f"{revision or ''}:{stamp}"
 
 
 class CachedBatchedTranslator:
@@ -35,7 +26,7 @@ class CachedBatchedTranslator:
         translator: The engine translator the batcher runs.
         batcher: The micro-batcher over ``translator`` (one per loaded model directory).
         cache: The segment cache shared by every model.
-        fingerprint: :func:`weights_fingerprint` of the model directory, part of every cache key.
+        fingerprint: :func:`mt._segment_store.weights_fingerprint` of the model directory, part of every cache key.
         metrics: Cache hits and misses, queue depth.
         timeout_s: The request timeout the deadlines were computed from (for the error message).
     """
@@ -64,7 +55,7 @@ class CachedBatchedTranslator:
         self, sentences: Sequence[str], source: Language, target: Language, options: TranslationOptions
     ) -> list[str]:
         name, settings = self.manifest.name, options.cache_key()
-        return [cache_key(name, self.fingerprint, source.code, target.code, settings, s) for s in sentences]
+        return [segment_key(name, self.fingerprint, source.code, target.code, settings, s) for s in sentences]
 
     def _lookup(self, keys: list[str]) -> list[SegmentResult | None]:
         found = self.cache.get_many(keys)

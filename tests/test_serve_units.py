@@ -9,8 +9,10 @@ from typing import Any
 import pytest
 
 from mt import Hypothesis, InvalidRequest, SegmentResult, Settings
+from mt._segment_store import decode_result, encode_result
+from mt._segment_store import segment_key as cache_key
 from serve._access import AccessControl, hash_key, load_keys, new_key
-from serve._cache import MemoryCache, NoCache, cache_key, decode_result, encode_result
+from serve._cache import MemoryCache, NoCache
 from serve._errors import RateLimited, Unauthorized
 from serve._markup import translate_markup
 from serve._settings import ServeSettings

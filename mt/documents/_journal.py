@@ -3,30 +3,20 @@ to SQLite as soon as the engine returns it, so a run killed at any moment and st
 was never finished, and no sentence is translated twice.
 
 It wraps the engine seam (a :class:`~mt.Translator`), as the REST service's cache does: the pipeline above it is
-unchanged. Keys are SHA-256 of canonical JSON of (journal schema, model name, weights fingerprint, source, target,
-decoding options, sentence), so another model, other weights or other options never reuse a translation.
+unchanged. Keys and stored results are the service cache's (:mod:`mt._segment_store`): another model, other
+weights or other options never reuse a translation.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from mt._engine import Hypothesis, SegmentResult, TranslationOptions, Translator
+from mt._engine import SegmentResult, TranslationOptions, Translator
 from mt._languages import Language
-
-SCHEMA = 1
-
-
-def weights_fingerprint(directory: Path) -> str:
-    """Size and modification time of a model's weights: replacing a model in place invalidates its entries."""
-    weights = directory / "model.bin"
-    stat = weights.stat() if weights.exists() else None
-    return f"{stat.st_size}-{stat.st_mtime_ns}" if stat else "missing"
+from mt._segment_store import decode_result, encode_result, segment_key
 
 
 class Journal:
@@ -56,14 +46,16 @@ class Journal:
                 marks = ",".join("?" * len(batch))
                 rows = self._db.execute(f"SELECT key, result FROM segments WHERE key IN ({marks})", batch)
                 for key, value in rows:
-                    found[key] = _decode(value)
+                    stored = decode_result(value)
+                    if stored is not None:  # unreadable: translated again and overwritten
+                        found[key] = stored
         return [found.get(key) for key in keys]
 
     def put_many(self, items: Sequence[tuple[str, SegmentResult]]) -> None:
         with self._lock:
             self._db.executemany(
                 "INSERT OR REPLACE INTO segments (key, result) VALUES (?, ?)",
-                [(key, _encode(result)) for key, result in items],
+                [(key, encode_result(result)) for key, result in items],
             )
             self._db.commit()
 
@@ -74,18 +66,6 @@ class Journal:
     def close(self) -> None:
         with self._lock:
             self._db.close()
-
-
-def _encode(result: SegmentResult) -> str:
-    return json.dumps(
-        {"h": [[h.text, h.score, h.tokens] for h in result.hypotheses], "s": result.source_tokens},
-        ensure_ascii=False,
-    )
-
-
-def _decode(value: str) -> SegmentResult:
-    data = json.loads(value)
-    return SegmentResult(tuple(Hypothesis(t, s, n) for t, s, n in data["h"]), data["s"], cached=True)
 
 
 class JournalTranslator:
@@ -101,14 +81,9 @@ class JournalTranslator:
         return self.translator.count_tokens(text, source, target)
 
     def _key(self, sentence: str, source: Language, target: Language, options: TranslationOptions) -> str:
-        canonical = json.dumps(
-            [SCHEMA, self.manifest.name, self.fingerprint, source.code, target.code, options.cache_key(), sentence],
-            ensure_ascii=False,
-            sort_keys=True,
-            separators=(",", ":"),
-            default=str,
+        return segment_key(
+            self.manifest.name, self.fingerprint, source.code, target.code, options.cache_key(), sentence
         )
-        return hashlib.sha256(canonical.encode()).hexdigest()
 
     def translate_segments(
         self,

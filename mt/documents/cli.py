@@ -16,7 +16,8 @@ from pathlib import Path
 
 from mt._engine import RuntimeOptions, TranslationOptions, Translator, load_translator
 from mt._errors import InvalidRequest
-from mt.documents._journal import Journal, JournalTranslator, weights_fingerprint
+from mt._segment_store import weights_fingerprint
+from mt.documents._journal import Journal, JournalTranslator
 from mt.documents._registry import FORMATS
 from mt.documents._runner import CHUNK_UNITS, Engine, RunOptions, Summary, local_engine, run
 
@@ -41,7 +42,8 @@ def _local(args: argparse.Namespace, loader: Loader) -> tuple[Engine, Callable[[
     settings = settings_from_args(args)
 
     def journaled(directory: Path, runtime: RuntimeOptions) -> Translator:
-        return JournalTranslator(loader(directory, runtime), journal, weights_fingerprint(directory))
+        translator = loader(directory, runtime)
+        return JournalTranslator(translator, journal, weights_fingerprint(directory, translator.manifest.revision))
 
     kakehashi = Kakehashi(settings.load_registry(), settings.runtime(), loader=journaled)
     options = TranslationOptions(beam_size=args.beam, max_batch_tokens=args.max_batch_tokens)
