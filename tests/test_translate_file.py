@@ -389,3 +389,27 @@ def test_each_file_is_written_when_its_last_unit_is_translated(tmp_path: Path) -
     assert (summary.segments, summary.unique, len(summary.done)) == (4, 3, 3)
     assert (docs / "b.en.txt").read_text(encoding="utf-8") == "BETA TWO.\n\nGAMMA THREE.\n"
     assert (docs / "c.en.txt").read_text(encoding="utf-8") == "123\n"
+
+
+def test_the_journal_stores_results_in_the_service_caches_form_and_retranslates_an_unreadable_row(
+    tmp_path: Path,
+) -> None:
+    import sqlite3
+
+    from mt import Hypothesis, SegmentResult
+    from mt._segment_store import encode_result
+    from mt.documents._journal import Journal
+
+    journal = Journal(tmp_path / "journal.sqlite")
+    result = SegmentResult((Hypothesis("Cat.", -0.5, 3),), 4)
+    journal.put_many([("good", result), ("torn", result)])
+    journal.close()
+    with sqlite3.connect(tmp_path / "journal.sqlite") as db:
+        stored = dict(db.execute("SELECT key, result FROM segments"))
+        db.execute("UPDATE segments SET result = ? WHERE key = 'torn'", ('{"h": [["Cat.", -0.5',))
+    assert stored["good"] == encode_result(result)
+    reopened = Journal(tmp_path / "journal.sqlite")
+    good, torn, absent = reopened.get_many(["good", "torn", "absent"])
+    reopened.close()
+    assert good is not None and good.text == "Cat." and good.cached and good.source_tokens == 4
+    assert torn is None and absent is None
