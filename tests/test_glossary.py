@@ -23,8 +23,8 @@ from mt import (
     UnsupportedLanguage,
 )
 from mt._glossary import Glossary, GlossaryOptions, apply_glossary, load_glossary, parse_glossary
+from mt._segment_store import segment_key
 from mt.cli import main
-from serve._cache import cache_key
 from serve._errors import NotFound, StoreUnavailable
 from serve._glossaries import ANONYMOUS, MemoryGlossaryStore, RedisGlossaryStore, tenant_of
 from serve._schema import TranslationRequest
@@ -147,11 +147,11 @@ def test_apply_glossary_falls_back_to_post_editing_when_a_placeholder_is_lost() 
 
 
 def test_cache_key_differs_with_and_without_a_glossary() -> None:
-    plain = cache_key("m", "r", "ja", "en", GREEDY.cache_key(), "Xが好き。")
+    plain = segment_key("m", "r", "ja", "en", GREEDY.cache_key(), "Xが好き。")
     marked = GlossaryOptions(**{**GREEDY.__dict__, "glossary": KYOTO.content_hash})
     other = GlossaryOptions(**{**GREEDY.__dict__, "glossary": "0" * 64})
-    keys = {plain, cache_key("m", "r", "ja", "en", marked.cache_key(), "Xが好き。")}
-    keys.add(cache_key("m", "r", "ja", "en", other.cache_key(), "Xが好き。"))
+    keys = {plain, segment_key("m", "r", "ja", "en", marked.cache_key(), "Xが好き。")}
+    keys.add(segment_key("m", "r", "ja", "en", other.cache_key(), "Xが好き。"))
     assert len(keys) == 3
 
 

@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 
 from mt import Hypothesis, InvalidRequest, SegmentResult, Settings
-from mt._segment_store import decode_result, encode_result
-from mt._segment_store import segment_key as cache_key
+from mt._segment_store import decode_result, encode_result, segment_key
 from serve._access import AccessControl, hash_key, load_keys, new_key
 from serve._cache import MemoryCache, NoCache
 from serve._errors import RateLimited, Unauthorized
@@ -30,7 +29,7 @@ KEY: dict[str, Any] = {
 
 
 def test_every_part_of_a_cache_key_changes_it() -> None:
-    base = cache_key(**KEY)
+    base = segment_key(**KEY)
     assert base.startswith("kakehashi:tr:") and len(base) == len("kakehashi:tr:") + 64
     changed: list[dict[str, Any]] = [
         {"model": "m2"},
@@ -40,16 +39,18 @@ def test_every_part_of_a_cache_key_changes_it() -> None:
         {"options": {"beam_size": 5}},
         {"sentence": "犬です。"},
     ]
-    keys = {cache_key(**{**KEY, **change}) for change in changed}
+    keys = {segment_key(**{**KEY, **change}) for change in changed}
     assert len(keys) == len(changed) and base not in keys
     # Texts that join to the same string never collide (no separators are involved).
-    assert cache_key(**{**KEY, "source": "ja", "target": "en"}) != cache_key(**{**KEY, "source": "jae", "target": "n"})
+    assert segment_key(**{**KEY, "source": "ja", "target": "en"}) != segment_key(
+        **{**KEY, "source": "jae", "target": "n"}
+    )
 
 
 def test_cache_keys_normalise_the_sentence_to_nfc() -> None:
     composed, decomposed = "\u30ac", "\u30ab\u3099"  # ガ as one code point, and as カ + a combining mark
     assert composed != decomposed
-    assert cache_key(**{**KEY, "sentence": composed}) == cache_key(**{**KEY, "sentence": decomposed})
+    assert segment_key(**{**KEY, "sentence": composed}) == segment_key(**{**KEY, "sentence": decomposed})
 
 
 def test_cached_values_round_trip_as_json_and_garbage_is_a_miss() -> None:
