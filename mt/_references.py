@@ -355,14 +355,15 @@ def _wikipedia_pages(corpus_file: Path) -> dict[str, int]:
 
 
 def _training_ids(
-    name: str, raw: list[ParallelPair], config: Mapping[str, Any], dev_names: set[str]
+    name: str, raw: list[ParallelPair], config: Mapping[str, Any], dev_names: set[str], added: bool = False
 ) -> tuple[set[str], str]:
-    """Ids of the pairs the model trained on, drawn as ``prepare_data`` drew them, and how they were found."""
+    """Ids of the pairs the model trained on, drawn as ``prepare_data`` drew them, and how they were found
+    (``added``: a corpus added to the run after it began, which has no dev pairs held out)."""
     from mt.training.data import _holdout, _sample
 
     pairs = list(clean_pairs(iter(raw), CleaningOptions()))
     dev_holdout = int(config.get("dev_holdout", 0) or 0)
-    if pairs and name not in dev_names and dev_holdout:
+    if pairs and name not in dev_names and dev_holdout and not added:
         per_mille = max(1, min(200, round(1000 * dev_holdout / len(pairs))))
         pairs = [p for p in pairs if not _holdout(p, per_mille)]
     sample = dict(config.get("sample") or {})
@@ -371,6 +372,8 @@ def _training_ids(
         rule = f"cleaning, dev hold-out and the seeded sample of {sample[name]} (seed {config['seed']})"
     else:
         rule = "cleaning and dev hold-out (no sample)"
+    if added:
+        rule = rule.replace("dev hold-out", "no dev hold-out (added to the run after it began)")
     return {p.pair_id for p in pairs}, rule
 
 
@@ -484,7 +487,7 @@ def build_index(
         raw = list(load_corpus(spec))
         if not raw:
             raise InvalidRequest(f"corpus {spec} of model {manifest.name!r} has no pairs")
-        trained, rule = _training_ids(name, raw, config, dev_names)
+        trained, rule = _training_ids(name, raw, config, dev_names, added=bool(info.get("added")))
         fmt = spec.partition(":")[0]
         path = Path(spec.partition(":")[2] if fmt in ("tsv", "tatoeba", "jsonl") else spec)
         pages = _wikipedia_pages(path) if fmt != "tatoeba" else {}

@@ -101,6 +101,20 @@ def _fake_data_dir(root: Path) -> Path:
     return root
 
 
+def test_wikikyoto_titles_are_the_article_names_of_the_dev_and_test_splits(tmp_path: Path) -> None:
+    kyoto = tmp_path / "train" / "wiki_kyoto_2.01"
+    kyoto.mkdir(parents=True)
+    header = "id\tja\ten\n"
+    (kyoto / "wikikyoto.dev.tsv").write_text(
+        header + "BDS00010:title\t清水寺\tKiyomizu-dera Temple\nBDS00010:s1\t寺である。\tIt is a temple.\n",
+        encoding="utf-8",
+    )
+    (kyoto / "wikikyoto.test.tsv").write_text(header + "SNT00020:title\t祇園祭\tGion Matsuri\n", encoding="utf-8")
+    titles = resolve("wikikyoto-titles:en-ja", {"KAKEHASHI_DATA_DIR": str(tmp_path)})
+    assert (titles.sources, titles.references) == (("Kiyomizu-dera Temple", "Gion Matsuri"), ("清水寺", "祇園祭"))
+    assert resolve("wikikyoto-dev:ja-en", {"KAKEHASHI_DATA_DIR": str(tmp_path)}).total == 2
+
+
 def test_testset_registry_by_name_and_direction(tmp_path: Path) -> None:
     environ = {"KAKEHASHI_DATA_DIR": str(_fake_data_dir(tmp_path / "data"))}
     wmt = resolve("wmt23:en-ja", environ, limit=2)
@@ -372,7 +386,15 @@ def test_bench_registers_on_the_kakehashi_parser(tmp_path: Path, capsys: pytest.
     args = parser.parse_args(["bench", "testsets", "--json"])
     assert args.func(args) == 0
     names = {row["name"] for row in json.loads(capsys.readouterr().out)}
-    assert {"flores200-devtest", "wmt23", "tatoeba-test", "wikikyoto-test", "ntrex128", "bsd-test"} <= names
+    assert {
+        "flores200-devtest",
+        "wmt23",
+        "tatoeba-test",
+        "wikikyoto-test",
+        "wikikyoto-titles",
+        "ntrex128",
+        "bsd-test",
+    } <= names
 
 
 def test_reports_without_matplotlib_name_the_extra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -142,12 +142,16 @@ def _wmt(folder: str, stem: str) -> Loader:
     return load
 
 
-def _wikikyoto(split: str) -> Loader:
+def _wikikyoto(split: str, titles_only: bool = False) -> Loader:
+    """The ``split`` (``dev+test``: both) of Wiki Kyoto; ``titles_only``: only the articles' titles."""
+
     def load(root: Path, source: str, target: str) -> tuple[list[str], list[str], tuple[Path, ...]]:
-        path = root / "train" / "wiki_kyoto_2.01" / f"wikikyoto.{split}.tsv"
-        rows = [line.split("\t") for line in _lines(path)[1:]]
+        paths = tuple(root / "train" / "wiki_kyoto_2.01" / f"wikikyoto.{name}.tsv" for name in split.split("+"))
+        rows = [line.split("\t") for path in paths for line in _lines(path)[1:]]
+        if titles_only:
+            rows = [r for r in rows if r[0].endswith(":title")]
         column = {"ja": 1, "en": 2}
-        return [r[column[source]] for r in rows], [r[column[target]] for r in rows], (path,)
+        return [r[column[source]] for r in rows], [r[column[target]] for r in rows], paths
 
     return load
 
@@ -213,6 +217,14 @@ def registry() -> dict[str, TestSetInfo]:
                 _wikikyoto(split),
             )
             for split in ("dev", "test")
+        ),
+        TestSetInfo(
+            "wikikyoto-titles",
+            "Wiki Kyoto v2.01 dev and test article titles: names of temples, shrines, people, festivals, eras "
+            "(never trained on)",
+            LICENSE_WIKIKYOTO,
+            (("ja", "en"), ("en", "ja")),
+            _wikikyoto("dev+test", titles_only=True),
         ),
     ]
     return {s.name: s for s in sets}

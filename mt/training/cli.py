@@ -78,6 +78,14 @@ def build_config(args: argparse.Namespace) -> TrainingConfig:
     values.update(given)
     if args.train:
         values["train"] = args.train
+    if args.add_train:
+        if not args.resume:
+            raise InvalidRequest(
+                "--add-train adds corpora to a run continued with --resume CHECKPOINT_DIR; a new run takes all its "
+                "corpora with --train"
+            )
+        already: list[str] = list(values.get("added_train") or [])
+        values["added_train"] = already + [spec for spec in args.add_train if spec not in already]
     if args.dev:
         values["dev"] = args.dev
     if args.sample:
@@ -156,6 +164,13 @@ def add_train_command(sub: Any) -> None:
         "--pack-limit", type=int, default=60_000_000, help="bytes; optimizer moments are kept only under it"
     )
     relay.add_argument("--minutes", type=float, help="train this many more minutes in this run")
+    relay.add_argument(
+        "--add-train",
+        action="append",
+        metavar="SPEC",
+        help="with --resume: add this corpus to the run from now on (repeatable; kept in the checkpoint; no dev "
+        "pairs are held out of it)",
+    )
     relay.add_argument(
         "--prepare-only",
         action="store_true",

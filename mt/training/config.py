@@ -24,6 +24,10 @@ class TrainingConfig:
     output: Path
     work_dir: Path
     dev: list[str] = field(default_factory=list)
+    # Corpora added to a run after it began (``--resume DIR --add-train SPEC``), in the order they were added:
+    # trained on from the session that added them, after the run's own corpora; no dev pairs are held out of
+    # them, so that the run's dev set, and so its scores, stay the same.
+    added_train: list[str] = field(default_factory=list)
     name: str = "kakehashi-model"
     arch: str = "marian"
     init_from: str | None = None

@@ -53,18 +53,27 @@ def _first(pairs: Iterator[ParallelPair]) -> list[ParallelPair]:
     return [next(pairs)]
 
 
+def _clean_corpus(spec: str) -> tuple[list[ParallelPair], CleaningReport]:
+    report = CleaningReport()
+    pairs = list(clean_pairs(load_corpus(spec), CleaningOptions(), report))
+    if not pairs:
+        raise InvalidRequest(f"corpus {spec} has no usable pairs after cleaning ({report.as_dict()})")
+    return pairs, report
+
+
 def prepare_data(config: TrainingConfig) -> tuple[list[ParallelPair], list[ParallelPair], dict[str, Any]]:
-    """Load, clean and split the corpora; returns (train, dev, description of the corpora used)."""
-    options = CleaningOptions()
+    """Load, clean and split the corpora; returns (train, dev, description of the corpora used).
+
+    The training pairs are those of ``config.train`` (less the dev pairs held out of them), then those of
+    ``config.added_train``, corpus by corpus in order, so that adding a corpus to a run leaves the pairs before it
+    where they were.
+    """
     train: list[ParallelPair] = []
     dev: list[ParallelPair] = []
     corpora: dict[str, Any] = {}
     dev_names = {p.corpus for spec in config.dev for p in _first(load_corpus(spec))}
     for spec in config.train:
-        report = CleaningReport()
-        pairs = list(clean_pairs(load_corpus(spec), options, report))
-        if not pairs:
-            raise InvalidRequest(f"corpus {spec} has no usable pairs after cleaning ({report.as_dict()})")
+        pairs, report = _clean_corpus(spec)
         name = pairs[0].corpus
         held: list[ParallelPair] = []
         if name not in dev_names and config.dev_holdout:
@@ -81,9 +90,39 @@ def prepare_data(config: TrainingConfig) -> tuple[list[ParallelPair], list[Paral
             "cleaning": report.as_dict(),
             "dev_held_out": len(held[: config.dev_holdout]),
         }
+    for number, spec in enumerate(config.added_train, 1):
+        pairs, report = _clean_corpus(spec)
+        name = pairs[0].corpus
+        if name in corpora:
+            raise InvalidRequest(
+                f"added corpus {spec} is named {name!r} like a corpus the run already trains on; "
+                "rename its file (the corpus name is the file name up to the first dot)"
+            )
+        pairs = _sample(pairs, config.sample.get(name, len(pairs)), config.seed)
+        train.extend(pairs)
+        corpora[name] = {
+            "spec": spec,
+            "split": "train",
+            "pairs_used": len(pairs),
+            "cleaning": report.as_dict(),
+            "dev_held_out": 0,
+            "added": number,
+        }
     for spec in config.dev:
         dev.extend(list(clean_pairs(load_corpus(spec), CleaningOptions(drop_duplicates=False))))
     return train, dev, corpora
+
+
+def added_boundaries(corpora: dict[str, Any], bidirectional: bool) -> list[int]:
+    """How many training examples the run's own corpora and each prefix of its added corpora make:
+    ``[own, own + first added, …]`` (examples in :func:`prepare_data`'s order, both directions counted)."""
+    per_pair = 2 if bidirectional else 1
+    own = sum(info["pairs_used"] for info in corpora.values() if not info.get("added"))
+    added = sorted((info["added"], info["pairs_used"]) for info in corpora.values() if info.get("added"))
+    bounds = [own * per_pair]
+    for _, used in added:
+        bounds.append(bounds[-1] + used * per_pair)
+    return bounds
 
 
 def directions(pairs: Sequence[ParallelPair], bidirectional: bool) -> list[ParallelPair]:
@@ -124,13 +163,26 @@ def batches(lengths: Sequence[int], batch_tokens: int, rng: random.Random) -> li
 
 def prepare(config: TrainingConfig, recipe: Recipe) -> PreparedData:
     """The run's data: read from the work directory when it holds it (``--prepare-only`` wrote it), else built
-    from the corpora and stored there. Also loads or trains the recipe's vocabulary."""
+    from the corpora and stored there. Also loads or trains the recipe's vocabulary.
+
+    Prepared data without some of ``config.added_train`` (a resumed run that adds corpora) is extended with
+    them: their examples are tokenised and appended, the examples before them stay as they were."""
     work = config.work_dir
     prepared = load_prepared(work)
     if prepared is not None:
         corpora, dev_pairs, pairs = prepared
         recipe.vocabulary(work, [], sorted({lang for pair in pairs for lang in pair}))
-        return PreparedData(load_token_data(work / DATA_FILE), corpora, dev_pairs, pairs)
+        tokens = load_token_data(work / DATA_FILE)
+        added = [
+            info["spec"] for info in sorted(corpora.values(), key=lambda i: i.get("added", 0)) if info.get("added")
+        ]
+        if added == config.added_train[: len(added)]:
+            if len(added) < len(config.added_train):
+                tokens, corpora = _extend(config, recipe, tokens, corpora, len(added))
+                save_token_data(work / DATA_FILE, tokens)
+                save_prepared(work, corpora, dev_pairs, pairs)
+            return PreparedData(tokens, corpora, dev_pairs, pairs)
+        log.info("the prepared data holds other added corpora (%s); preparing it again", ", ".join(added))
     train_pairs, dev_pairs, corpora = prepare_data(config)
     examples = directions(train_pairs, config.bidirectional)
     pairs = sorted({(p.source_lang, p.target_lang) for p in examples})
@@ -146,3 +198,19 @@ def prepare(config: TrainingConfig, recipe: Recipe) -> PreparedData:
     if legacy.exists():
         legacy.unlink()
     return PreparedData(tokens, corpora, dev_pairs, pairs)
+
+
+def _extend(
+    config: TrainingConfig, recipe: Recipe, tokens: dict[str, Any], corpora: dict[str, Any], have: int
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Append the examples of the added corpora after the first ``have`` to prepared token data."""
+    train_pairs, _, described = prepare_data(config)
+    start = sum(info["pairs_used"] for info in described.values() if info.get("added", 0) <= have)
+    new_pairs = train_pairs[start:]
+    examples = directions(new_pairs, config.bidirectional)
+    log.info("tokenising %d examples of %d added corpora", len(examples), len(config.added_train) - have)
+    more = recipe.encode(examples)
+    merged = {
+        key: value + more[key] if isinstance(value, list) else value + more.get(key, 0) for key, value in tokens.items()
+    }
+    return merged, {**corpora, **{k: v for k, v in described.items() if v.get("added", 0) > have}}

@@ -94,6 +94,12 @@ def check_same_model(config: TrainingConfig) -> None:
                 f"{config.work_dir} holds a run with {key}={previous.get(key)!r}, not {config.to_json().get(key)!r}; "
                 "use another --work-dir or the same settings to resume"
             )
+    added = list(previous.get("added_train") or [])
+    if added != config.added_train[: len(added)]:
+        raise InvalidRequest(
+            f"{config.work_dir} holds a run that has added the corpora {added}; a resumed run keeps them, in that "
+            f"order, and may add more after them (got {config.added_train})"
+        )
 
 
 def stage_budget(config: TrainingConfig, recipe: Recipe) -> tuple[float | None, int | None]:

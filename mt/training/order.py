@@ -29,7 +29,7 @@ from typing import Any
 from mt._corpora import ParallelPair
 from mt._errors import KakehashiError
 from mt.training.config import TrainingConfig
-from mt.training.data import batches, directions, prepare_data
+from mt.training.data import added_boundaries, batches, directions, prepare_data
 
 
 class StepsUnknown(KakehashiError):
@@ -52,10 +52,15 @@ class Session:
     from_epoch: int | None = None
     from_batch: int | None = None
     accumulate: int = 1
+    added_corpora: int = 0
 
     def describe(self) -> str:
         steps = f"steps {self.from_step + 1}-{self.to_step} with batches of {self.batch_tokens} tokens"
-        return steps if self.accumulate == 1 else f"{steps}, {self.accumulate} batches a step"
+        if self.accumulate != 1:
+            steps += f", {self.accumulate} batches a step"
+        if self.added_corpora:
+            steps += f", {self.added_corpora} added corpora"
+        return steps
 
 
 def session_chain(runs: Sequence[Mapping[str, Any]], last_step: int) -> list[Session]:
@@ -79,7 +84,9 @@ def session_chain(runs: Sequence[Mapping[str, Any]], last_step: int) -> list[Ses
         if missing:
             raise StepsUnknown(f"training session {number} does not record its {', '.join(missing)}")
         optional = {
-            k: record[k] for k in ("seed", "from_epoch", "from_batch", "accumulate") if isinstance(record.get(k), int)
+            k: record[k]
+            for k in ("seed", "from_epoch", "from_batch", "accumulate", "added_corpora")
+            if isinstance(record.get(k), int)
         }
         if optional.get("accumulate", 1) < 1:
             raise StepsUnknown(f"training session {number} records {optional['accumulate']} batches per step")
@@ -101,8 +108,18 @@ def session_chain(runs: Sequence[Mapping[str, Any]], last_step: int) -> list[Ses
     return chain
 
 
-def replay_steps(lengths: Sequence[int], chain: Sequence[Session], seed: int, last_step: int) -> Iterator[list[int]]:
+def replay_steps(
+    lengths: Sequence[int],
+    chain: Sequence[Session],
+    seed: int,
+    last_step: int,
+    rows_with_added: Sequence[int] | None = None,
+) -> Iterator[list[int]]:
     """The rows (indices into the run's token data) of each step ``1 .. last_step``, in step order.
+
+    ``rows_with_added[k]``: how many rows the run's data had with its first ``k`` added corpora (the rows of
+    added corpora follow the run's own); a session that trained on ``k`` of them drew from those rows only.
+    Without it, every session drew from all ``lengths``.
 
     Follows the loop exactly: each session cuts the current epoch's order with its own ``batch_tokens`` (and
     seed, where recorded) and continues at the batch position where the session before it stopped; each step
@@ -118,7 +135,7 @@ def replay_steps(lengths: Sequence[int], chain: Sequence[Session], seed: int, la
             raise StepsUnknown("the run has no training examples, yet records training steps")
         return
     epoch, position, step = 0, 0, 0
-    cut: dict[tuple[int, int, int], list[list[int]]] = {}
+    cut: dict[tuple[int, int, int, int], list[list[int]]] = {}
     for number, session in enumerate(chain, 1):
         recorded = (session.from_epoch, session.from_batch)
         if None not in recorded and recorded != (epoch, position):
@@ -128,12 +145,20 @@ def replay_steps(lengths: Sequence[int], chain: Sequence[Session], seed: int, la
                 f"{session.from_step + 1} on are not known"
             )
         session_seed = seed if session.seed is None else session.seed
+        rows = len(lengths)
+        if rows_with_added is not None:
+            if session.added_corpora >= len(rows_with_added):
+                raise StepsUnknown(
+                    f"training session {number} trained on {session.added_corpora} added corpora, but the run's "
+                    f"settings name {len(rows_with_added) - 1}"
+                )
+            rows = rows_with_added[session.added_corpora]
         end = min(session.to_step, last_step)
         while step < end:
-            key = (epoch, session.batch_tokens, session_seed)
+            key = (epoch, session.batch_tokens, session_seed, rows)
             if key not in cut:
                 cut.clear()  # one epoch's order at a time: epochs are visited in increasing order
-                cut[key] = batches(lengths, session.batch_tokens, random.Random(session_seed * 1000 + epoch))
+                cut[key] = batches(lengths[:rows], session.batch_tokens, random.Random(session_seed * 1000 + epoch))
             order = cut[key]
             if position >= len(order):
                 epoch, position = epoch + 1, 0
@@ -250,7 +275,7 @@ def training_order(
             "the run began with a language-modelling stage whose end is decided by the clock and not recorded, "
             "so the steps of its translation stage are not known"
         )
-    train_pairs, _, _ = prepare_data(config)
+    train_pairs, _, corpora = prepare_data(config)
     examples = directions(train_pairs, config.bidirectional)
     languages = sorted({lang for e in examples for lang in (e.source_lang, e.target_lang)})
     with tempfile.TemporaryDirectory(prefix="kakehashi-order-") as scratch:
@@ -264,7 +289,10 @@ def training_order(
 
     per_pair = 2 if config.bidirectional else 1
     pair_of_row = np.asarray(rows, dtype=np.int64) // per_pair
-    held = [np.asarray(batch, dtype=np.int64) for batch in replay_steps(lengths, chain, config.seed, last_step)]
+    # Rows are examples less those dropped as too long, in order: count the rows before each boundary.
+    rows_with_added = np.searchsorted(np.asarray(rows, dtype=np.int64), added_boundaries(corpora, config.bidirectional))
+    replayed = replay_steps(lengths, chain, config.seed, last_step, [int(n) for n in rows_with_added])
+    held = [np.asarray(batch, dtype=np.int64) for batch in replayed]
     numbers = pair_of_row[np.concatenate(held)] if held else np.zeros(0, dtype=np.int64)
     steps = np.repeat(np.arange(1, len(held) + 1, dtype=np.int64), [len(b) for b in held])
     by_pair = np.lexsort((steps, numbers))

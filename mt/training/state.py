@@ -26,7 +26,8 @@ class RunState:
     """Where a run stands: position in the data order, time trained, scores, snapshots and the chain of runs.
 
     ``runs`` holds one record per session (machine, precision, batch size, batches per optimizer step —
-    ``accumulate``, absent from records written before it existed, meaning 1 —, steps and minutes from/to);
+    ``accumulate``, absent from records written before it existed, meaning 1 —, how many of the run's added
+    corpora it trained on — ``added_corpora``, absent meaning none —, steps and minutes from/to);
     ``rewarm_from`` is the step at which a resume without optimizer moments restarted the learning rate.
     """
 
@@ -77,7 +78,7 @@ def new_run_record(config: TrainingConfig, run: RunState) -> dict[str, Any]:
         "learning_rate": config.learning_rate,
         "from_step": run.step,
         "from_minutes": round(run.elapsed / 60, 2),
-    }
+    } | ({"added_corpora": len(config.added_train)} if config.added_train else {})
 
 
 def close_run_record(run: RunState) -> None:
