@@ -180,7 +180,7 @@ class _Session:
         if self.run.runs:
             # CPU time of the whole process (all its threads) in this session: what the relay's runs are compared
             # by, since wall-clock minutes on a shared machine say little about the compute spent.
-            self.run.runs[-1]["cpu_minutes"] = round((time.process_time() - self.cpu_start) / 60, 3)
+            self.run.runs[-1]["cpu_minutes"] = round((time.process_time() - self.cpu_start) / 60, 5)
         save_state(self.work / STATE_FILE, self.model, self.optimizer, self.run)
 
     def out_of_time(self) -> bool:
