@@ -15,7 +15,7 @@ from mt.cli import main
 from mt.training.config import TrainingConfig
 from mt.training.loop import lr_factor, rewarm_steps, train
 from mt.training.recipes import make_recipe
-from mt.training.relay import checkpoint_config, pack_checkpoint, unpack_checkpoint
+from mt.training.relay import checkpoint_config, pack_checkpoint, unfactor_second_moments, unpack_checkpoint
 from mt.training.state import RunState
 from mt.training.storage import load_token_data, save_token_data
 from tiny_models import tiny_training_config
@@ -90,6 +90,8 @@ def test_float16_checkpoint_without_moments_stays_close_and_rewarms(tmp_path: Pa
     assert not stored["optimizer_moments"] and stored["bytes"] < 1_000_000
     packed = torch.load(weights_only / "state.pt", weights_only=False)
     assert "optimizer" not in packed and packed["aliases"], "tied embeddings are stored once"
+    del packed["optimizer_factored"]  # a checkpoint of the versions before factored moments
+    torch.save(packed, weights_only / "state.pt")
     assert all(v.dtype == torch.float16 for v in packed["model"].values() if v.is_floating_point() and v.dim())
 
     second = _config(tmp_path, "second", 8)
@@ -100,6 +102,45 @@ def test_float16_checkpoint_without_moments_stays_close_and_rewarms(tmp_path: Pa
     straight = _weights(tmp_path / "straight")
     drift = max((state["model"][k] - straight[k]).abs().max().item() for k in straight)
     assert 0 < drift < 0.05, drift
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_factored_second_moments_resume_closer_to_the_uninterrupted_run_than_a_rewarm(tmp_path: Path) -> None:
+    """A checkpoint too small for the moments keeps Adam's second moments factored; resumed from them, with the
+    first moments at zero and no re-warm-up, the run ends nearer the uninterrupted one than re-warming from
+    fresh moments does."""
+    train(_config(tmp_path, "straight", 24), export=False)
+    train(_config(tmp_path, "first", 12), export=False)
+    small = tmp_path / "small-checkpoint"
+    stored = pack_checkpoint(tmp_path / "first", small, max_bytes=200_000)
+    assert not stored["optimizer_moments"] and stored["factored_second_moments"]
+    packed = torch.load(small / "state.pt", weights_only=False)
+    full = torch.load(tmp_path / "first" / "state.pt", weights_only=False)["optimizer"]["state"]
+    matrix = next(i for i, entry in packed["optimizer_factored"]["state"].items() if "rows" in entry)
+    rebuilt = unfactor_second_moments(packed["optimizer_factored"])["state"][matrix]["exp_avg_sq"]
+    exact = full[matrix]["exp_avg_sq"]
+    assert rebuilt.shape == exact.shape and (rebuilt >= 0).all()
+    torch.testing.assert_close(rebuilt.mean(dim=1), exact.mean(dim=1), rtol=1e-4, atol=1e-12)
+    torch.testing.assert_close(rebuilt.mean(dim=0), exact.mean(dim=0), rtol=1e-4, atol=1e-12)
+
+    without = tmp_path / "no-moments"
+    pack_checkpoint(tmp_path / "first", without, max_bytes=200_000)
+    bare = torch.load(without / "state.pt", weights_only=False)
+    del bare["optimizer_factored"]  # as a checkpoint written before factored moments existed
+    torch.save(bare, without / "state.pt")
+
+    drifts = {}
+    for name, checkpoint in (("factored", small), ("rewarm", without)):
+        resumed = _config(tmp_path, name, 24)
+        unpack_checkpoint(checkpoint, resumed.work_dir, resumed.to_json())
+        train(resumed, export=False)
+        state = torch.load(resumed.work_dir / "state.pt", weights_only=False)
+        assert state["run"]["runs"][-1]["moments"] == ("factored" if name == "factored" else "none")
+        assert ("rewarm_from" in state["run"]) == (name == "rewarm")
+        straight = _weights(tmp_path / "straight")
+        drifts[name] = sum((state["model"][k] - straight[k]).norm().item() ** 2 for k in straight) ** 0.5
+    assert drifts["factored"] < drifts["rewarm"], drifts
 
 
 def test_pack_replaces_the_checkpoint_and_refuses_oversized_weights(tmp_path: Path) -> None:

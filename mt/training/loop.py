@@ -356,6 +356,8 @@ def train(config: TrainingConfig, export: bool = True) -> dict[str, Any]:
     )
     if saved is not None and saved.has_moments:
         optimizer.load_state_dict(saved.optimizer)
+        if saved.moments == "factored":
+            log.info("second moments rebuilt from the checkpoint's factors, first moments from zero: no re-warm-up")
     elif saved is not None:
         run.rewarm_from = run.step
         log.info(
@@ -366,6 +368,7 @@ def train(config: TrainingConfig, export: bool = True) -> dict[str, Any]:
     # that its replay reaches the position where the session began.
     run.runs.append(
         {**new_run_record(config, run), "seed": config.seed, "from_epoch": run.epoch, "from_batch": run.batch}
+        | ({"moments": saved.moments} if saved is not None else {})
     )
 
     session = _Session(config, recipe, model, optimizer, run, prepared, dev_examples, threads)

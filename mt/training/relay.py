@@ -6,13 +6,19 @@ A work directory of ``kakehashi train`` holds tokenised data, snapshots and full
 * ``config.json`` — the run's settings, corpus paths relative to the project root;
 * the vocabulary (``spm.model`` for Marian, ``tokenizer/`` for decoder-only models);
 * ``state.pt`` — weights in float16 (tied weights once), Adam moments in bfloat16 when they fit under the size
-  limit (bfloat16 keeps the tiny second moments that float16 would flush to zero), the run state (step, epoch,
-  position in the data order, elapsed minutes, the chain of runs) and the random generators;
+  limit (bfloat16 keeps the tiny second moments that float16 would flush to zero), else Adam's second moments
+  in Adafactor's factored form (a mean per row and per column of each matrix: a few hundred kB), the run state
+  (step, epoch, position in the data order, elapsed minutes, the chain of runs) and the random generators;
 * ``history.json`` — the same run state, readable.
 
 The data is not stored: it is rebuilt from the corpora, deterministically, in the same order.
 ``pack_checkpoint`` replaces the directory as a whole (never adds to it); ``unpack_checkpoint`` turns it back into
 a work directory, unless the work directory already holds the same run further along.
+
+Factored second moments spare a run continued on another machine the learning-rate re-warm-up that fresh
+moments need: the second moments are rebuilt as the outer product of the row and column means (exact for each
+row's and column's mean), the first moments start at zero, which makes the first steps after the resume small
+by themselves (Adam's first moment builds up over about 10 steps).
 """
 
 from __future__ import annotations
@@ -104,10 +110,13 @@ def pack_checkpoint(
     if optimizer and not optimizer.get("state"):
         optimizer = None  # a run that made no step since a resume without moments has none to keep
     moments_dtype = torch.bfloat16 if weights_dtype == "float16" else torch.float32
+    factors_from = optimizer
     optimizer = _cast_floats(optimizer, moments_dtype) if optimizer else None
     optimizer_fits = bool(optimizer) and _tensor_bytes(packed["model"]) + _tensor_bytes(optimizer) <= max_bytes
     if optimizer_fits:
         packed["optimizer"] = optimizer
+    elif factors_from:
+        packed["optimizer_factored"] = factor_second_moments(factors_from)
     if _tensor_bytes(packed["model"]) > max_bytes:
         raise InvalidRequest(
             f"the weights alone take {_tensor_bytes(packed['model']) / 1e6:.0f} MB in {weights_dtype}, over the "
@@ -135,7 +144,47 @@ def pack_checkpoint(
         "minutes": round(state["run"]["elapsed"] / 60, 1),
         "bytes": size,
         "optimizer_moments": optimizer_fits,
+        "factored_second_moments": "optimizer_factored" in packed,
     }
+
+
+def factor_second_moments(optimizer: dict[str, Any]) -> dict[str, Any]:
+    """Adam's state with each matrix's second moments as (row means, column means) and no first moments;
+    vectors keep their second moments whole (float32). Tensors of more dimensions are taken as matrices of
+    their first dimension by the rest."""
+    torch = _torch()
+    state: dict[Any, Any] = {}
+    for index, moments in optimizer["state"].items():
+        squares = moments["exp_avg_sq"].float()
+        entry: dict[str, Any] = {"step": float(moments["step"]), "shape": list(squares.shape)}
+        if squares.dim() < 2:
+            entry["exp_avg_sq"] = squares.clone()
+        else:
+            matrix = squares.reshape(squares.shape[0], -1)
+            entry["rows"] = matrix.mean(dim=1).to(torch.float32)
+            entry["columns"] = matrix.mean(dim=0).to(torch.float32)
+        state[index] = entry
+    return {"state": state, "param_groups": optimizer["param_groups"]}
+
+
+def unfactor_second_moments(factored: dict[str, Any]) -> dict[str, Any]:
+    """An optimizer state dict from :func:`factor_second_moments`: second moments rebuilt as
+    ``rows ⊗ columns / mean`` (each row's and column's mean as stored), first moments zero."""
+    torch = _torch()
+    state: dict[Any, Any] = {}
+    for index, entry in factored["state"].items():
+        shape = tuple(entry["shape"])
+        if "exp_avg_sq" in entry:
+            squares = entry["exp_avg_sq"].float()
+        else:
+            rows, columns = entry["rows"].float(), entry["columns"].float()
+            squares = (torch.outer(rows, columns) / rows.mean().clamp_min(1e-30)).reshape(shape)
+        state[index] = {
+            "step": torch.tensor(entry["step"]),
+            "exp_avg": torch.zeros(shape),
+            "exp_avg_sq": squares,
+        }
+    return {"state": state, "param_groups": factored["param_groups"]}
 
 
 def checkpoint_config(checkpoint: Path) -> dict[str, Any]:
@@ -183,6 +232,11 @@ def unpack_checkpoint(checkpoint: Path, work: Path, config: dict[str, Any]) -> b
     state["model"] = _cast_floats(_retie(state["model"], state.pop("aliases", {})), torch.float32)
     if state.get("optimizer"):
         state["optimizer"] = _cast_floats(state["optimizer"], torch.float32)
+        state["moments"] = "full"
+    elif state.get("optimizer_factored"):
+        state["optimizer"] = unfactor_second_moments(state["optimizer_factored"])
+        state["moments"] = "factored"
+    state.pop("optimizer_factored", None)
     state["run"]["checkpoints"] = []
     torch.save(state, work / STATE_FILE)
     (work / "config.json").write_text(json.dumps(config, indent=2, ensure_ascii=False), encoding="utf-8")

@@ -101,6 +101,9 @@ class SavedState:
     run: RunState
     python_rng: Any
     torch_rng: Any
+    # How the optimizer moments came: "full"; "factored" (second moments rebuilt from a relay checkpoint's
+    # factors, first moments zero); "none".
+    moments: str = "full"
 
     @property
     def has_moments(self) -> bool:
@@ -136,4 +139,5 @@ def load_state(path: Path) -> SavedState:
         run=RunState.from_dict(saved["run"]),
         python_rng=saved["python_rng"],
         torch_rng=saved["torch_rng"],
+        moments=str(saved.get("moments", "full")) if (saved.get("optimizer") or {}).get("state") else "none",
     )
