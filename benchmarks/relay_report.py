@@ -46,6 +46,10 @@ def run_rows(history: dict[str, Any], summary: dict[str, Any]) -> list[dict[str,
                 "steps": f"{record['from_step']} → {record['to_step']}",
                 "wall_minutes": round(record["to_minutes"] - record["from_minutes"], 1),
                 "cpu_minutes": record.get("cpu_minutes"),
+                # Corpora added to the run (--add-train) that this run trained on, and how its optimizer
+                # moments came (full, factored from a small checkpoint, none: re-warmed); absent in older records.
+                "added_corpora": record.get("added_corpora", 0),
+                "moments": record.get("moments"),
                 # Exports' own evaluations were not kept in the history before step 8,327: the last one made
                 # during the run stands for it.
                 "last_dev_evaluation": {"step": within[-1][0], "mean_chrf": within[-1][1]} if within else None,

@@ -109,7 +109,19 @@ def training_section(name: str, data: dict[str, Any]) -> list[str]:
             lines.append(f"- {key.replace('_', ' ')}: {summary[key]}")
     lines.append("")
     if data.get("runs"):  # benchmarks/relay_report.py: the relay's chain of runs
-        header = ["started", "device", "threads", "tokens/step", "lr", "steps", "wall min", "CPU min", "dev chrF"]
+        header = [
+            "started",
+            "device",
+            "threads",
+            "tokens/step",
+            "lr",
+            "added corpora",
+            "moments",
+            "steps",
+            "wall min",
+            "CPU min",
+            "dev chrF",
+        ]
         rows = []
         for r in data["runs"]:
             batch = f"{r['batch_tokens']:,}" + (f" × {r['accumulate']}" if r["accumulate"] > 1 else "")
@@ -121,6 +133,8 @@ def training_section(name: str, data: dict[str, Any]) -> list[str]:
                     r["threads"],
                     batch,
                     r["learning_rate"],
+                    r.get("added_corpora", 0),
+                    r.get("moments") or "not recorded",
                     r["steps"],
                     r["wall_minutes"],
                     r["cpu_minutes"] if r["cpu_minutes"] is not None else "not recorded",

@@ -442,7 +442,11 @@ def test_the_relay_report_gives_each_run_its_compute_and_the_last_dev_score_with
         }
 
     history = {
-        "runs": [record(0, 100), record(100, 150, accumulate=4, cpu_minutes=9.5), record(150, 160)],
+        "runs": [
+            record(0, 100),
+            record(100, 150, accumulate=4, cpu_minutes=9.5),
+            record(150, 160, added_corpora=2, moments="factored"),
+        ],
         "history": [{"step": 50, "mean_chrf": 20.0}, {"step": 90, "mean_chrf": 21.0}, {"step": 120, "mean_chrf": 22}],
     }
     summary = {"steps": 160, "chosen_weights": "last", "dev_scores": {"last": {"mean_chrf": 23.5}}}
@@ -451,3 +455,5 @@ def test_the_relay_report_gives_each_run_its_compute_and_the_last_dev_score_with
     assert second["tokens_per_step"] == 16000 and second["cpu_minutes"] == 9.5 and second["wall_minutes"] == 5.0
     assert second["last_dev_evaluation"] == {"step": 120, "mean_chrf": 22}
     assert third["last_dev_evaluation"] == {"step": 160, "mean_chrf": 23.5}  # the shipped model's own score
+    assert (first["added_corpora"], first["moments"]) == (0, None)
+    assert (third["added_corpora"], third["moments"]) == (2, "factored")
