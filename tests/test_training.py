@@ -35,6 +35,9 @@ def test_train_resume_export(tmp_path: Path) -> None:
     assert state["run"]["step"] == 24 and summary["steps"] == 24
     steps = [row["step"] for row in state["run"]["losses"]]
     assert steps == sorted(set(steps)) and steps[-1] == 24 and steps[0] == 2
+    # Each export's score of the last weights joins the dev curve in the state (the relay checkpoint keeps it).
+    curve = [(e["step"], e["mean_chrf"]) for e in state["run"]["history"]]
+    assert curve == [(16, curve[0][1]), (24, summary["dev_scores"]["last"]["mean_chrf"])]
 
     manifest = json.loads((tmp_path / "work-model" / "kakehashi.json").read_text(encoding="utf-8"))
     assert manifest["family"] == "marian" and manifest["quantization"] == "int8"

@@ -14,7 +14,7 @@ from mt.training.config import TrainingConfig, require_torch
 from mt.training.data import PreparedData
 from mt.training.evaluation import convert_checkpoint, evaluate_weights
 from mt.training.recipes import Recipe
-from mt.training.state import RunState
+from mt.training.state import STATE_FILE, RunState, update_run_state
 
 
 def manifest_base(config: TrainingConfig, prepared: PreparedData) -> dict[str, Any]:
@@ -68,6 +68,12 @@ def finish(
         model.load_state_dict(weights)
         results[label] = evaluate_weights(recipe, model, work, base, dev_examples, threads)
     chosen = max(results, key=lambda k: results[k]["mean_chrf"])
+    if not run.history or run.history[-1]["step"] != run.step:
+        # The last weights' score joins the run's dev curve (and the state, so the relay checkpoint keeps it):
+        # without it a session's curve would end at its last evaluation within the session.
+        run.history.append({**results["last"], "step": run.step, "minutes": round(run.elapsed / 60, 2)})
+        if (work / STATE_FILE).exists():
+            update_run_state(work / STATE_FILE, run)
     model.load_state_dict(candidates[chosen])
     recipe.after_step(model)
     checkpoint = work / "export-hf"

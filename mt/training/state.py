@@ -128,6 +128,16 @@ def save_state(path: Path, model: Any, optimizer: Any, run: RunState) -> None:
     tmp.replace(path)
 
 
+def update_run_state(path: Path, run: RunState) -> None:
+    """Replace the run state in ``state.pt``, keeping the weights, optimizer and random generators (atomically)."""
+    torch = require_torch()
+    saved = torch.load(path, map_location="cpu", weights_only=False)
+    saved["run"] = run.to_dict()
+    tmp = path.with_suffix(".tmp")
+    torch.save(saved, tmp)
+    tmp.replace(path)
+
+
 def load_state(path: Path) -> SavedState:
     """Read ``state.pt``; the random generators are returned, not restored."""
     torch = require_torch()
