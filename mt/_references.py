@@ -307,6 +307,10 @@ class ReferenceIndex:
         return round(len(wanted & attested) / len(wanted), 4)
 
 
+# The repository root when running from a checkout (data/corpora lives there, and is not installed).
+_CHECKOUT = Path(__file__).resolve().parent.parent
+
+
 def _likeness(a: str, b: str) -> float:
     return difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()
 
@@ -327,7 +331,9 @@ def resolve_spec(spec: str, data_dir: Path) -> str:
     """A manifest's corpus spec with its path resolved against the shared data folder.
 
     Manifests name corpora relative to the folder that holds ``shared/data`` (``tsv:shared/data/train/…``);
-    absolute paths stay as they are, and other relative paths are tried under ``data_dir``.
+    absolute paths stay as they are, and other relative paths are tried under ``data_dir``, then under the
+    checkout this module runs from (``data/corpora/…``, the corpora the relay adds), else left to the working
+    directory.
     """
     fmt, sep, rest = spec.partition(":")
     if not sep or "/" in fmt:
@@ -339,6 +345,8 @@ def resolve_spec(spec: str, data_dir: Path) -> str:
             path = data_dir.joinpath(*parts[2:])
         elif (data_dir / path).exists():
             path = data_dir / path
+        elif (_CHECKOUT / path).exists():
+            path = _CHECKOUT / path
     return f"{fmt}:{path}" if fmt else str(path)
 
 
@@ -491,6 +499,8 @@ def build_index(
         fmt = spec.partition(":")[0]
         path = Path(spec.partition(":")[2] if fmt in ("tsv", "tatoeba", "jsonl") else spec)
         pages = _wikipedia_pages(path) if fmt != "tatoeba" else {}
+        if not pages and name.startswith("wikikyoto"):  # Wiki Kyoto's titles, kept apart in data/corpora
+            pages = _wikipedia_pages(data_dir / "train" / "wiki_kyoto_2.01" / path.name)
         kind = "tatoeba" if fmt == "tatoeba" or raw[0].corpus == "tatoeba" else "wikipedia" if pages else "other"
         languages = [raw[0].source_lang, raw[0].target_lang]
         marked = 0

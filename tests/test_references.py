@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -221,3 +222,25 @@ def test_index_build_command(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     out = capsys.readouterr().out
     assert "written to" in out and "training steps of the pairs not known: the model's manifest records no" in out
     assert len(ReferenceIndex.for_model(model, tiny_manifest())) == 83
+
+
+def test_added_corpora_resolve_in_the_checkout_and_titles_link_their_articles(tmp_path: Path) -> None:
+    checkout = Path(__file__).resolve().parent.parent
+    spec = "tsv:data/corpora/kyotolexicon.train.tsv.gz"
+    assert resolve_spec(spec, tmp_path) == f"tsv:{checkout / 'data' / 'corpora' / 'kyotolexicon.train.tsv.gz'}"
+    kyoto = tmp_path / "shared" / "train" / "wiki_kyoto_2.01"
+    kyoto.mkdir(parents=True)
+    (kyoto / "Wiki_Corpus_List_2.01.csv").write_text(
+        "File name,Wikipedia ID,Title,Category,Number of sentences,Translator ID\nBDS00001.xml,2674,雪舟,Buddhism,69,X\n",
+        encoding="utf-8",
+    )
+    titles = tmp_path / "elsewhere" / "wikikyototitles.train.tsv"
+    titles.parent.mkdir()
+    titles.write_text("id\tja\ten\nBDS00001\t雪舟\tSesshu\n", encoding="utf-8")
+    manifest = replace(
+        tiny_manifest("titles"), corpora={"wikikyototitles": {"spec": f"tsv:{titles}", "license": "CC-BY-SA-3.0"}}
+    )
+    index = ReferenceIndex.load(
+        build_index(tmp_path, manifest, tmp_path / "shared", output=tmp_path / "index", progress=False), manifest
+    )
+    assert index.record(0, "ja").url == "https://ja.wikipedia.org/?curid=2674"

@@ -36,6 +36,21 @@ CORPORA = {
         "attribution": "National Institute of Information and Communications Technology (NICT), from Japanese "
         "Wikipedia articles about Kyoto; ids are <article file>:<sentence id>.",
     },
+    # Added to the relay's run with --add-train (data/corpora/build.py).
+    "kyotolexicon": {
+        "title": "Japanese-English Bilingual Kyoto Lexicon v2.01 (NICT)",
+        "url": "https://alaginrc.nict.go.jp/WikiCorpus/index_E.html",
+        "license": "CC-BY-SA-3.0",
+        "attribution": "National Institute of Information and Communications Technology (NICT): terms of Kyoto's "
+        "culture and history; ids are row<N> of kyoto_lexicon.csv, less entries found in test or dev sets.",
+    },
+    "wikikyototitles": {
+        "title": "Article titles of the Japanese-English Bilingual Corpus of Wikipedia's Kyoto Articles v2.01 (NICT)",
+        "url": "https://alaginrc.nict.go.jp/WikiCorpus/index_E.html",
+        "license": "CC-BY-SA-3.0",
+        "attribution": "National Institute of Information and Communications Technology (NICT), from Japanese "
+        "Wikipedia; titles of the train split's articles; ids are <article file>.",
+    },
 }
 
 LICENSE_TEMPLATE = """\
@@ -52,7 +67,11 @@ The weights were learned from these corpora (training splits only; see kakehashi
 
 
 def _portable_spec(spec: str) -> str:
+    """A corpus spec relative to the folder that holds ``shared/data``; corpora of this repository
+    (``data/corpora/…``) stay relative to its root."""
     fmt, _, path = spec.partition(":")
+    if path.startswith("data/corpora/"):
+        return spec
     parts = Path(path).parts
     if "data" in parts:
         index = len(parts) - 1 - parts[::-1].index("data")
@@ -79,8 +98,9 @@ def ship(source: Path, default: bool) -> Path:
     config = manifest.get("training", {}).get("config", {})
     for key in ("output", "work_dir"):
         config.pop(key, None)
-    if "train" in config:
-        config["train"] = [_portable_spec(s) for s in config["train"]]
+    for key in ("train", "added_train"):
+        if key in config:
+            config[key] = [_portable_spec(s) for s in config[key]]
     (staging / "kakehashi.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     (staging / "LICENSE").write_text(LICENSE_TEMPLATE.format(name=name, corpora="\n".join(lines)))
     if target.exists():
