@@ -279,3 +279,31 @@ def test_the_shipped_run_state_round_trips_unchanged() -> None:
     stored = torch.load(SHIPPED_CHECKPOINT / "state.pt", map_location="cpu", weights_only=False)["run"]
     written = RunState.from_dict(stored).to_dict()
     assert written == stored and list(written) == list(stored), "state.pt and history.json keep today's layout"
+
+
+def test_auto_precision_is_bfloat16_where_the_device_computes_it_fast(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mt.training.config import resolve_precision
+
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
+    assert resolve_precision("auto", "cpu") == "float32"
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True)
+    assert resolve_precision("auto", "cpu") == "bfloat16"
+    assert resolve_precision("float32", "cpu") == "float32" and resolve_precision("bfloat16", "cpu") == "bfloat16"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_precision("auto", "cuda") == "float32"
+
+
+def test_resume_resolves_auto_precision_for_this_machine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mt.cli import build_parser
+    from mt.training.cli import build_config
+
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True)
+    checkpoint = tmp_path / "checkpoint"
+    checkpoint.mkdir()
+    (checkpoint / "config.json").write_text(json.dumps({"train": [f"tsv:{DATA}"], "precision": "float32"}))
+    (checkpoint / "state.pt").write_bytes(b"")
+    monkeypatch.setattr("mt.training.relay.unpack_checkpoint", lambda *_: False)
+    argv = ["train", "--resume", str(checkpoint), "--work-dir", str(tmp_path / "w"), "--precision", "auto"]
+    assert build_config(build_parser().parse_args(argv)).precision == "bfloat16"
+    assert build_config(build_parser().parse_args(argv[:-2])).precision == "float32"  # the default, not stored

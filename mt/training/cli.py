@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from mt._errors import InvalidRequest
-from mt.training.config import MODEL_KEYS, TrainingConfig, require_torch
+from mt.training.config import MODEL_KEYS, TrainingConfig, require_torch, resolve_precision
 
 log = logging.getLogger("kakehashi.train")
 
@@ -94,6 +94,9 @@ def build_config(args: argparse.Namespace) -> TrainingConfig:
         values["bidirectional"] = False
     if not values.get("train"):
         raise InvalidRequest("kakehashi train needs --train FORMAT:PATH (repeatable) or --resume CHECKPOINT_DIR")
+    if values.get("precision") == "auto":
+        values["precision"] = resolve_precision("auto", values.get("device") or "cpu")
+        log.info("precision auto: %s on %s", values["precision"], values.get("device") or "cpu")
     name = values.get("name") or (Path(args.output).name if args.output else "kakehashi-model")
     values["name"] = name
     work_dir = Path(args.work_dir) if args.work_dir else _default_work_dir(name)
@@ -215,7 +218,12 @@ def add_train_command(sub: Any) -> None:
     p.add_argument("--max-steps", type=int, help="stop after this many optimiser steps")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: all)")
     p.add_argument("--device", help="torch device: cpu (default), cuda, cuda:1")
-    p.add_argument("--precision", choices=["float32", "bfloat16"], help="bfloat16: mixed precision (GPUs)")
+    p.add_argument(
+        "--precision",
+        choices=["float32", "bfloat16", "auto"],
+        help="bfloat16: mixed precision (GPUs, and CPUs with AMX or AVX-512 BF16); auto: bfloat16 where the device "
+        "computes it fast, else float32 (default float32)",
+    )
     p.add_argument("--seed", type=int, help="random seed of data order and initialisation")
     p.add_argument("--quantization", help="of the exported model (default int8)")
     p.add_argument("--license", help="license of the trained weights (follows the data)")
