@@ -59,7 +59,7 @@ def arm_report(run: dict[str, Any], since: int, settings: dict[str, Any]) -> dic
     }
 
 
-def test_scores(quality: dict[str, Any], arms: list[str]) -> list[dict[str, Any]]:
+def scores_by_testset(quality: dict[str, Any], arms: list[str]) -> list[dict[str, Any]]:
     """Each test set's BLEU and chrF per arm, with the paired-bootstrap p-value against the first arm."""
     rows = []
     for testset in quality["testsets"]:
@@ -139,7 +139,7 @@ def main() -> None:
         arms[name] = arm_report(_run_state(work), args.since, settings)
     experiment: dict[str, Any] = {"since": args.since, "date": args.date, "note": args.note, "arms": arms}
     if args.quality:
-        experiment["tests"] = test_scores(json.loads(args.quality.read_text(encoding="utf-8")), list(arms))
+        experiment["tests"] = scores_by_testset(json.loads(args.quality.read_text(encoding="utf-8")), list(arms))
     experiments = json.loads(args.output.read_text(encoding="utf-8")) if args.output.exists() else {}
     experiments[args.name] = experiment
     args.output.write_text(json.dumps(experiments, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")

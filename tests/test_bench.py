@@ -457,3 +457,69 @@ def test_the_relay_report_gives_each_run_its_compute_and_the_last_dev_score_with
     assert third["last_dev_evaluation"] == {"step": 160, "mean_chrf": 23.5}  # the shipped model's own score
     assert (first["added_corpora"], first["moments"]) == (0, None)
     assert (third["added_corpora"], third["moments"]) == (2, "factored")
+
+
+def test_relay_experiment_reports_each_arm_from_the_common_step(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    from relay_experiment import arm_report, markdown, scores_by_testset
+
+    def evaluation(step: int, minutes: float, chrf: float) -> dict[str, Any]:
+        return {
+            "ja-en": {"chrf": chrf + 10},
+            "en-ja": {"chrf": chrf - 10},
+            "mean_chrf": chrf,
+            "step": step,
+            "minutes": minutes,
+        }
+
+    run = {
+        "step": 160,
+        "runs": [
+            {"from_step": 0, "to_step": 100, "from_minutes": 0, "to_minutes": 50, "batch_tokens": 4000},
+            {
+                "from_step": 100,
+                "to_step": 160,
+                "from_minutes": 50,
+                "to_minutes": 80,
+                "cpu_minutes": 29.5,
+                "batch_tokens": 4000,
+                "accumulate": 4,
+                "learning_rate": 3e-4,
+                "added_corpora": 1,
+            },
+        ],
+        "history": [evaluation(90, 45, 30.0), evaluation(130, 65, 31.0), evaluation(160, 80, 31.5)],
+    }
+    arm = arm_report(run, 100, {"added_train": ["tsv:data/corpora/kyotolexicon.train.tsv.gz"]})
+    assert (arm["steps"], arm["wall_minutes"], arm["cpu_minutes"]) == (60, 30, 29.5)
+    assert [(e["minutes"], e["steps"], e["mean chrF"]) for e in arm["dev_evaluations"]] == [
+        (15, 30, 31.0),
+        (30, 60, 31.5),
+    ]
+    assert arm["settings"]["added_corpora"] == 1
+    with pytest.raises(SystemExit, match="no session that began at or after step 170"):
+        arm_report(run, 170, {})
+    quality = {
+        "testsets": [{"key": "wikikyoto-titles:ja-en"}],
+        "results": [
+            {
+                "system": "base",
+                "testset": "wikikyoto-titles:ja-en",
+                "sentences": 150,
+                "score": {"bleu": 27.4, "chrf": 54.3},
+            },
+            {
+                "system": "lexicon",
+                "testset": "wikikyoto-titles:ja-en",
+                "sentences": 150,
+                "score": {"bleu": 30.1, "chrf": 57.0},
+                "comparison": {"BLEU": {"p_value": 0.01}, "chrF2": {"p_value": 0.02}},
+            },
+        ],
+    }
+    tests = scores_by_testset(quality, ["base", "lexicon"])
+    assert tests[0]["lexicon"]["p_chrF"] == 0.02 and tests[0]["base"]["p_BLEU"] is None
+    text = markdown(
+        {"lexicon": {"since": 100, "date": "2026-12-07", "note": "n", "arms": {"lexicon": arm}, "tests": tests}}
+    )
+    assert "kyotolexicon.train.tsv.gz" in text and "| 15: 31.0 (41.0 / 21.0); 30: 31.5 (41.5 / 21.5) |" in text
