@@ -145,6 +145,13 @@ def sample_dev(dev_pairs: Sequence[ParallelPair], config: TrainingConfig) -> lis
 def batches(lengths: Sequence[int], batch_tokens: int, rng: random.Random) -> list[list[int]]:
     """Example indices grouped by length so that each batch pads to at most ``batch_tokens``, in random order."""
     order = sorted(range(len(lengths)), key=lambda i: (lengths[i], rng.random()))
+    result = cut_batches(order, lengths, batch_tokens)
+    rng.shuffle(result)
+    return result
+
+
+def cut_batches(order: Sequence[int], lengths: Sequence[int], batch_tokens: int) -> list[list[int]]:
+    """The examples of ``order``, consecutive ones together, in batches that pad to at most ``batch_tokens``."""
     result: list[list[int]] = []
     current: list[int] = []
     longest = 0
@@ -157,7 +164,6 @@ def batches(lengths: Sequence[int], batch_tokens: int, rng: random.Random) -> li
         longest = longest_next
     if current:
         result.append(current)
-    rng.shuffle(result)
     return result
 
 
