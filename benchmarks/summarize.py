@@ -261,6 +261,9 @@ OTHER_REPORTS = (
     ("reliability.md", "faults, load and soak, contended CPU, dependencies (issue #16)"),
     ("threads.json", "thread layouts on a contended machine"),
     ("load.json", "HTTP load: cache hits, capacity, soak, overload"),
+    ("relay_experiments.md", "equal-time relay arms from the same step (issue #10, item 4)"),
+    ("precision_training.json", "training speed on this CPU: float32 against bfloat16 autocast"),
+    ("batching.json", "padding in length-bucketed against random training batches"),
 )
 
 

@@ -1,7 +1,7 @@
 """Training speed of the default model on this CPU: float32 against bfloat16 mixed precision (autocast).
 
-    python benchmarks/training_precision.py --work-dir ~/.cache/kakehashi/train/kakehashi-ja-en
-    # → benchmarks/results/training_precision.json
+    python benchmarks/precision_training.py --work-dir ~/.cache/kakehashi/train/kakehashi-ja-en
+    # → benchmarks/results/precision_training.json
 
 Takes the relay's work directory (its prepared data and weights: run ``make relay`` once, or ``kakehashi train
 --resume data/checkpoints/kakehashi-ja-en --prepare-only``) and times whole optimizer steps as ``make relay``
@@ -34,7 +34,7 @@ def main() -> None:
     parser.add_argument("--accumulate", type=int, default=4)
     parser.add_argument("--steps", type=int, default=3, help="optimizer steps per precision and round")
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--output", type=Path, default=RESULTS / "training_precision.json")
+    parser.add_argument("--output", type=Path, default=RESULTS / "precision_training.json")
     args = parser.parse_args()
 
     import torch
