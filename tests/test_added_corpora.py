@@ -16,7 +16,7 @@ import pytest
 from mt._errors import InvalidRequest
 from mt.training.config import TrainingConfig
 from mt.training.data import added_boundaries, directions, prepare, prepare_data
-from tiny_models import DATA, tiny_training_config
+from tiny_models import DATA, recording_steps, steps_of_pairs, tiny_training_config
 
 pytest.importorskip("torch")
 
@@ -82,54 +82,18 @@ class GrownRun:
 @pytest.fixture(scope="module")
 def grown(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GrownRun]:
     """12 steps on the run's own corpus, then 14 more with the extra corpus added (through the second epoch)."""
-    from torch.optim.optimizer import register_optimizer_step_pre_hook
-
     from mt.training.loop import train
-    from mt.training.recipes.marian import MarianRecipe
 
     tmp = tmp_path_factory.mktemp("grown")
-    steps: list[list[tuple[tuple[int, ...], tuple[int, ...]]]] = []
-    pending: list[tuple[tuple[int, ...], tuple[int, ...]]] = []
-    original = MarianRecipe.loss
-
-    def recording(self: MarianRecipe, model: Any, data: dict[str, Any], rows: list[int], stage: int = 2) -> Any:
-        pending.extend((tuple(data["sources"][i]), tuple(data["targets"][i])) for i in rows)
-        return original(self, model, data, rows, stage)
-
-    def step_taken(*_: Any) -> None:
-        steps.append(pending[:])
-        pending.clear()
-
-    hook = register_optimizer_step_pre_hook(step_taken)
-    try:
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(MarianRecipe, "loss", recording)
-            train(_config(tmp, 12, added=False), export=False)
-            train(_config(tmp, 26, added=True))
-    finally:
-        hook.remove()
-    yield GrownRun(tmp, steps)
+    with recording_steps() as recorder:
+        train(_config(tmp, 12, added=False), export=False)
+        train(_config(tmp, 26, added=True))
+    yield GrownRun(tmp, recorder.steps)
 
 
 def _steps_by_pair(run: GrownRun) -> dict[tuple[str, str], list[int]]:
-    """(corpus, pair id) → the steps whose recorded batches held the pair, from the tokens themselves."""
-    from mt.training.vocabulary import MarianVocabulary, language_token
-
-    config = _config(run.tmp, 26, added=True)
-    vocab = MarianVocabulary(config.work_dir / "spm.model")
-    keys: dict[tuple[tuple[int, ...], tuple[int, ...]], tuple[str, str]] = {}
-    for pair in prepare_data(config)[0]:
-        for example in directions([pair], True):
-            key = (
-                tuple(vocab.encode(example.source, language_token(example.target_lang))),
-                tuple(vocab.encode(example.target)),
-            )
-            keys[key] = (pair.corpus, pair.pair_id)
-    found: dict[tuple[str, str], list[int]] = {}
-    for step, examples in enumerate(run.steps, 1):
-        for example in examples:
-            found.setdefault(keys[example], []).append(step)
-    return found
+    """(corpus, pair id) → the steps whose recorded batches held the pair; pairs never seen left out."""
+    return {key: steps for key, steps in steps_of_pairs(_config(run.tmp, 26, added=True), run.steps).items() if steps}
 
 
 @pytest.mark.integration

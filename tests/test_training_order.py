@@ -9,12 +9,11 @@ import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from mt._manifest import Manifest
-from mt.training.data import batches, directions, prepare_data
+from mt.training.data import batches
 from mt.training.order import (
     Session,
     StepsUnknown,
@@ -24,9 +23,7 @@ from mt.training.order import (
     session_chain,
     training_order,
 )
-from mt.training.recipes.marian import MarianRecipe
-from mt.training.vocabulary import MarianVocabulary, language_token
-from tiny_models import tiny_training_config
+from tiny_models import recording_steps, steps_of_pairs, tiny_training_config
 
 
 @dataclass
@@ -42,57 +39,19 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrainedRun]:
     resumed with batches of 1000 tokens (13 a epoch), 2 a step, up to step 40 (more epochs, each ending on a step
     of one batch); the loss records the examples of each batch, the optimizer step closes the step's list."""
     pytest.importorskip("torch")
-    from torch.optim.optimizer import register_optimizer_step_pre_hook
-
     from mt.training.loop import train
 
     tmp = tmp_path_factory.mktemp("order")
-    batches: list[list[tuple[tuple[int, ...], tuple[int, ...]]]] = []
-    pending: list[tuple[tuple[int, ...], tuple[int, ...]]] = []
-    calls = 0
-    original = MarianRecipe.loss
-
-    def recording(self: MarianRecipe, model: Any, data: dict[str, Any], rows: list[int], stage: int = 2) -> Any:
-        nonlocal calls
-        calls += 1
-        pending.extend((tuple(data["sources"][i]), tuple(data["targets"][i])) for i in rows)
-        return original(self, model, data, rows, stage)
-
-    def step_taken(*_: Any) -> None:
-        batches.append(pending[:])
-        pending.clear()
-
-    hook = register_optimizer_step_pre_hook(step_taken)
-    try:
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(MarianRecipe, "loss", recording)
-            train(tiny_training_config(tmp, 26, batch_tokens=600), export=False)
-            train(tiny_training_config(tmp, 40, batch_tokens=1000, accumulate=2))
-    finally:
-        hook.remove()
-    assert not pending
-    yield TrainedRun(tmp, batches, calls)
+    with recording_steps() as recorder:
+        train(tiny_training_config(tmp, 26, batch_tokens=600), export=False)
+        train(tiny_training_config(tmp, 40, batch_tokens=1000, accumulate=2))
+    yield TrainedRun(tmp, recorder.steps, recorder.loss_calls)
 
 
 def _expected_steps(run: TrainedRun) -> dict[str, list[int]]:
     """pair id → the steps whose recorded batches held the pair (either direction), from the tokens themselves."""
-    config = tiny_training_config(run.tmp, 40)
-    vocab = MarianVocabulary(config.work_dir / "spm.model")
-    pairs, _, _ = prepare_data(config)
-    keys: dict[tuple[tuple[int, ...], tuple[int, ...]], str] = {}
-    for pair in pairs:
-        for example in directions([pair], True):
-            key = (
-                tuple(vocab.encode(example.source, language_token(example.target_lang))),
-                tuple(vocab.encode(example.target)),
-            )
-            assert key not in keys, "two examples with the same tokens would make the check ambiguous"
-            keys[key] = pair.pair_id
-    expected: dict[str, list[int]] = {pair.pair_id: [] for pair in pairs}
-    for step, batch in enumerate(run.batches, 1):
-        for example in batch:
-            expected[keys[example]].append(step)
-    return expected
+    found = steps_of_pairs(tiny_training_config(run.tmp, 40), run.batches)
+    return {pair_id: steps for (_, pair_id), steps in found.items()}
 
 
 @pytest.mark.integration

@@ -8,10 +8,13 @@ checked token for token.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
-from dataclasses import replace
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import sentencepiece as spm
 import torch
@@ -47,6 +50,81 @@ def tiny_training_config(tmp_path: Path, max_steps: int, work: str = "work", **c
         license="CC-BY-2.0-FR",
     )
     return replace(config, **changes)  # type: ignore[arg-type]
+
+
+Example = tuple[tuple[int, ...], tuple[int, ...]]  # (source ids, target ids) of one training example
+
+
+@dataclass
+class StepRecorder:
+    """The examples of each optimizer step a Marian run took, as the loop fed them to the loss."""
+
+    steps: list[list[Example]] = field(default_factory=list)
+    loss_calls: int = 0  # batches forwarded: more than the steps where a step accumulates several
+    pending: list[Example] = field(default_factory=list)
+
+
+@contextlib.contextmanager
+def recording_steps() -> Iterator[StepRecorder]:
+    """While open, every Marian loss records its batch's examples, and every optimizer step closes the list of
+    the step's examples."""
+    from torch.optim.optimizer import register_optimizer_step_pre_hook
+
+    from mt.training.recipes.marian import MarianRecipe
+
+    recorder = StepRecorder()
+    original = MarianRecipe.loss
+
+    def recording(self: MarianRecipe, model: Any, data: dict[str, Any], rows: list[int], stage: int = 2) -> Any:
+        recorder.loss_calls += 1
+        recorder.pending.extend((tuple(data["sources"][i]), tuple(data["targets"][i])) for i in rows)
+        return original(self, model, data, rows, stage)
+
+    def step_taken(*_: Any) -> None:
+        recorder.steps.append(recorder.pending[:])
+        recorder.pending.clear()
+
+    hook = register_optimizer_step_pre_hook(step_taken)
+    try:
+        with _patched(MarianRecipe, "loss", recording):
+            yield recorder
+    finally:
+        hook.remove()
+    assert not recorder.pending, "a step's examples were recorded without an optimizer step"
+
+
+def steps_of_pairs(config: TrainingConfig, steps: list[list[Example]]) -> dict[tuple[str, str], list[int]]:
+    """(corpus, pair id) → the recorded steps whose examples held the pair (either direction), for every
+    training pair of ``config`` (an empty list for a pair never seen), found by the examples' tokens."""
+    from mt.training.data import directions, prepare_data
+    from mt.training.vocabulary import MarianVocabulary, language_token
+
+    vocab = MarianVocabulary(config.work_dir / "spm.model")
+    pairs = prepare_data(config)[0]
+    keys: dict[Example, tuple[str, str]] = {}
+    for pair in pairs:
+        for example in directions([pair], True):
+            key = (
+                tuple(vocab.encode(example.source, language_token(example.target_lang))),
+                tuple(vocab.encode(example.target)),
+            )
+            assert key not in keys, "two examples with the same tokens would make the check ambiguous"
+            keys[key] = (pair.corpus, pair.pair_id)
+    found: dict[tuple[str, str], list[int]] = {(pair.corpus, pair.pair_id): [] for pair in pairs}
+    for step, examples in enumerate(steps, 1):
+        for example in examples:
+            found[keys[example]].append(step)
+    return found
+
+
+@contextlib.contextmanager
+def _patched(owner: Any, name: str, value: Any) -> Iterator[None]:
+    original = getattr(owner, name)
+    setattr(owner, name, value)
+    try:
+        yield
+    finally:
+        setattr(owner, name, original)
 
 
 def sample_pairs() -> list[tuple[str, str]]:
