@@ -407,6 +407,7 @@ def _training_steps(
         run_config = replace(
             run_config,
             train=[resolve_spec(s, data_dir) for s in run_config.train],
+            added_train=[resolve_spec(s, data_dir) for s in run_config.added_train],
             dev=[resolve_spec(s, data_dir) for s in run_config.dev],
         )
         last_step = int(summary.get("steps") or 0)

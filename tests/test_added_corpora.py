@@ -123,6 +123,13 @@ def test_the_reference_index_marks_added_pairs_with_their_steps(grown: GrownRun)
     model = grown.tmp / "work-model"
     manifest = Manifest.load(model)
     assert manifest.corpora["extra"]["added"] == 1
+    # As a shipped manifest names them: relative to the data folder (here the run's folder), added ones too.
+    config = manifest.training["config"]
+    for key in ("train", "added_train"):
+        config[key] = [spec.replace(f"{grown.tmp}/", "") for spec in config[key]]
+    for info in manifest.corpora.values():
+        info["spec"] = info["spec"].replace(f"{grown.tmp}/", "")
+    assert config["added_train"] == ["tsv:extra.train.tsv"]
     index = ReferenceIndex.load(
         build_index(model, manifest, grown.tmp, output=grown.tmp / "index", progress=False), manifest
     )

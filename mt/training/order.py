@@ -318,7 +318,10 @@ def order_of_directory(directory: Path, data_dir: Path | None = None) -> Trainin
     config = config_from_json(settings)
     if data_dir is not None:
         config = replace(
-            config, train=[_under(s, data_dir) for s in config.train], dev=[_under(s, data_dir) for s in config.dev]
+            config,
+            train=[_under(s, data_dir) for s in config.train],
+            added_train=[_under(s, data_dir) for s in config.added_train],
+            dev=[_under(s, data_dir) for s in config.dev],
         )
     return training_order(config, history.get("runs") or [], int(history.get("step", 0)), directory)
 
