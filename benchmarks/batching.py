@@ -42,10 +42,10 @@ def main() -> None:
     args = parser.parse_args()
 
     from mt.training.data import batches, cut_batches
-    from mt.training.storage import DATA_FILE, load_token_data
+    from mt.training.storage import DATA_FILE, load_token_data, row_lengths
 
     data = load_token_data(args.work_dir.expanduser() / DATA_FILE)
-    lengths = [max(len(s), len(t)) for s, t in zip(data["sources"], data["targets"])]
+    lengths = [max(s, t) for s, t in zip(row_lengths(data["sources"]), row_lengths(data["targets"]))]
     bucketed = batches(lengths, args.batch_tokens, random.Random(1000))
     shuffled = list(range(len(lengths)))
     random.Random(1000).shuffle(shuffled)

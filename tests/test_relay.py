@@ -17,7 +17,7 @@ from mt.training.loop import lr_factor, rewarm_steps, train
 from mt.training.recipes import make_recipe
 from mt.training.relay import checkpoint_config, pack_checkpoint, unfactor_second_moments, unpack_checkpoint
 from mt.training.state import RunState
-from mt.training.storage import load_token_data, save_token_data
+from mt.training.storage import TokenRows, load_token_data, row_lengths, save_token_data
 from tiny_models import tiny_training_config
 
 DATA = Path(__file__).parent / "data" / "tatoeba_sample.tsv"
@@ -45,7 +45,17 @@ def _weights(work: Path) -> dict[str, torch.Tensor]:
 def test_token_data_round_trips_compactly(tmp_path: Path) -> None:
     data = {"sources": [[5, 6, 0], [7, 0], []], "targets": [[70000, 1], [2], [3]], "dropped_too_long": 4}
     save_token_data(tmp_path / "data.npz", data)
-    assert load_token_data(tmp_path / "data.npz") == data
+    loaded = load_token_data(tmp_path / "data.npz")
+    assert loaded == data
+    # Rows stay in flat arrays and are read as lists when asked for.
+    sources = loaded["sources"]
+    assert isinstance(sources, TokenRows) and not isinstance(sources, list)
+    assert (sources[0], sources[-1], sources[1:], len(sources)) == ([5, 6, 0], [], [[7, 0], []], 3)
+    assert row_lengths(sources) == [3, 2, 0] == row_lengths(data["sources"])
+    assert loaded["targets"][0] == [70000, 1] and loaded["dropped_too_long"] == 4
+    with pytest.raises(IndexError):
+        sources[3]
+    assert sources != [[5, 6, 0]] and sources == [(5, 6, 0), (7, 0), ()]
 
 
 @pytest.mark.integration

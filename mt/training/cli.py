@@ -135,7 +135,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                     "directions": prepared.directions,
                     "dev_pairs": len(prepared.dev_pairs),
                 }
-                | {k: len(v) for k, v in prepared.tokens.items() if isinstance(v, list)},
+                | {k: len(v) for k, v in prepared.tokens.items() if not isinstance(v, int)},
                 ensure_ascii=False,
             )
         )

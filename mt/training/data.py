@@ -187,6 +187,7 @@ def prepare(config: TrainingConfig, recipe: Recipe) -> PreparedData:
                 tokens, corpora = _extend(config, recipe, tokens, corpora, len(added))
                 save_token_data(work / DATA_FILE, tokens)
                 save_prepared(work, corpora, dev_pairs, pairs)
+                tokens = load_token_data(work / DATA_FILE)  # compact again
             return PreparedData(tokens, corpora, dev_pairs, pairs)
         log.info("the prepared data holds other added corpora (%s); preparing it again", ", ".join(added))
     train_pairs, dev_pairs, corpora = prepare_data(config)
@@ -203,7 +204,8 @@ def prepare(config: TrainingConfig, recipe: Recipe) -> PreparedData:
     save_prepared(work, corpora, dev_pairs, pairs)
     if legacy.exists():
         legacy.unlink()
-    return PreparedData(tokens, corpora, dev_pairs, pairs)
+    # Read back: rows in flat arrays take a few bytes a token, the encoder's lists of ints tens.
+    return PreparedData(load_token_data(work / DATA_FILE), corpora, dev_pairs, pairs)
 
 
 def _extend(
@@ -217,6 +219,7 @@ def _extend(
     log.info("tokenising %d examples of %d added corpora", len(examples), len(config.added_train) - have)
     more = recipe.encode(examples)
     merged = {
-        key: value + more[key] if isinstance(value, list) else value + more.get(key, 0) for key, value in tokens.items()
+        key: value + more.get(key, 0) if isinstance(value, int) else [*value, *more[key]]
+        for key, value in tokens.items()
     }
     return merged, {**corpora, **{k: v for k, v in described.items() if v.get("added", 0) > have}}

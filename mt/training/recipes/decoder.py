@@ -11,6 +11,7 @@ from mt._languages import parse_language
 from mt._manifest import PromptFormat
 from mt.training.config import TrainingConfig, require_torch
 from mt.training.recipes.base import pad_rows
+from mt.training.storage import row_lengths
 from mt.training.vocabulary import train_bpe_tokenizer
 
 DECODER_TEMPLATE = "{source_lang}: {text}\n{target_lang}:"
@@ -84,8 +85,8 @@ class DecoderRecipe:
 
     def lengths(self, data: dict[str, Any], stage: int = 2) -> list[int]:
         if stage == 1:
-            return [len(m) for m in data["monolingual"]]
-        return [len(p) + len(a) for p, a in zip(data["prompts"], data["answers"])]
+            return row_lengths(data["monolingual"])
+        return [p + a for p, a in zip(row_lengths(data["prompts"]), row_lengths(data["answers"]))]
 
     def new_model(self) -> Any:
         from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM

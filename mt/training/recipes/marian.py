@@ -9,6 +9,7 @@ from typing import Any
 from mt._corpora import ParallelPair
 from mt.training.config import TrainingConfig, require_torch
 from mt.training.recipes.base import pad_rows
+from mt.training.storage import row_lengths
 from mt.training.vocabulary import MarianVocabulary, language_token
 
 
@@ -67,7 +68,7 @@ class MarianRecipe:
         }
 
     def lengths(self, data: dict[str, Any], stage: int = 2) -> list[int]:
-        return [max(len(s), len(t)) for s, t in zip(data["sources"], data["targets"])]
+        return [max(s, t) for s, t in zip(row_lengths(data["sources"]), row_lengths(data["targets"]))]
 
     def new_model(self) -> Any:
         from transformers import MarianConfig, MarianMTModel
