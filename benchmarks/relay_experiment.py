@@ -126,7 +126,9 @@ def main() -> None:
     parser.add_argument("--name", required=True, help="the experiment's name (replaces one of that name)")
     parser.add_argument("--since", type=int, required=True, help="the step all arms resumed from")
     parser.add_argument("--arm", action="append", required=True, metavar="NAME=WORK_DIR", help="repeatable")
-    parser.add_argument("--quality", type=Path, help="quality.json of the arms' exported models")
+    parser.add_argument(
+        "--quality", type=Path, action="append", help="quality.json of the arms' exported models (repeatable)"
+    )
     parser.add_argument("--note", default="", help="what was compared, and what was found")
     parser.add_argument("--date", required=True, help="when the arms ran (YYYY-MM-DD)")
     parser.add_argument("--output", type=Path, default=OUTPUT)
@@ -138,8 +140,10 @@ def main() -> None:
         settings = json.loads((work / "config.json").read_text(encoding="utf-8"))
         arms[name] = arm_report(_run_state(work), args.since, settings)
     experiment: dict[str, Any] = {"since": args.since, "date": args.date, "note": args.note, "arms": arms}
-    if args.quality:
-        experiment["tests"] = scores_by_testset(json.loads(args.quality.read_text(encoding="utf-8")), list(arms))
+    for quality in args.quality or []:
+        experiment.setdefault("tests", []).extend(
+            scores_by_testset(json.loads(quality.read_text(encoding="utf-8")), list(arms))
+        )
     experiments = json.loads(args.output.read_text(encoding="utf-8")) if args.output.exists() else {}
     experiments[args.name] = experiment
     args.output.write_text(json.dumps(experiments, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
