@@ -65,7 +65,7 @@ bench: $(INSTALLED)-bench
 # nothing else needs the machine), then write the relay checkpoint back to data/checkpoints/kakehashi-ja-en (see
 # README: "The training relay"). Four batches of 4,000 tokens make each optimizer step, the 16,000 tokens a step
 # of the GPU runs that made the model. PRECISION auto: bfloat16 mixed precision on CPUs with AMX or AVX-512 BF16
-# (about twice the tokens per second of float32 there), float32 elsewhere.
+# (1.7x the tokens per second of float32 there, benchmarks/results/precision_training.json), float32 elsewhere.
 MINUTES ?= 60
 THREADS ?= 1
 PRECISION ?= auto

@@ -77,7 +77,7 @@ class TrainingConfig:
 def fast_bfloat16(device: str) -> bool:
     """Whether ``device`` runs bfloat16 matrix products faster than float32: a CUDA GPU that supports bfloat16,
     or a CPU with AMX tiles or AVX-512 BF16 instructions (where bfloat16 autocast trained the default model
-    about twice as fast per thread; ``benchmarks/precision_training.py``)."""
+    1.7 times as fast per thread; ``benchmarks/precision_training.py``)."""
     torch = require_torch()
     if torch.device(device).type == "cuda":
         return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
