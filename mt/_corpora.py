@@ -192,7 +192,8 @@ def _load_aligned(spec: str) -> Iterator[ParallelPair]:
 _NON_SENTENCE = re.compile(r"^(Infobox|Template:|Category:|File:|Image:|\{\{|\[\[)", re.IGNORECASE)
 
 
-def _normalise(text: str) -> str:
+def normalise_text(text: str) -> str:
+    """NFC, whitespace runs as one space, no leading or trailing space: the form cleaning gives a sentence."""
     return " ".join(unicodedata.normalize("NFC", text).split())
 
 
@@ -204,7 +205,7 @@ def clean_pairs(
     report = report if report is not None else CleaningReport()
     seen: set[int] = set()
     for pair in pairs:
-        source, target = _normalise(pair.source), _normalise(pair.target)
+        source, target = normalise_text(pair.source), normalise_text(pair.target)
         reason = None
         if len(source) < options.min_chars or len(target) < options.min_chars:
             reason = "empty"

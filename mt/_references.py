@@ -374,14 +374,13 @@ def _training_ids(
     if pairs and name not in dev_names and dev_holdout and not added:
         per_mille = max(1, min(200, round(1000 * dev_holdout / len(pairs))))
         pairs = [p for p in pairs if not _holdout(p, per_mille)]
+    held = "no dev hold-out (added to the run after it began)" if added else "dev hold-out"
     sample = dict(config.get("sample") or {})
     if name in sample and "seed" in config:
         pairs = _sample(pairs, int(sample[name]), int(config["seed"]))
-        rule = f"cleaning, dev hold-out and the seeded sample of {sample[name]} (seed {config['seed']})"
+        rule = f"cleaning, {held} and the seeded sample of {sample[name]} (seed {config['seed']})"
     else:
-        rule = "cleaning and dev hold-out (no sample)"
-    if added:
-        rule = rule.replace("dev hold-out", "no dev hold-out (added to the run after it began)")
+        rule = f"cleaning and {held} (no sample)"
     return {p.pair_id for p in pairs}, rule
 
 

@@ -26,7 +26,6 @@ import gzip
 import io
 import json
 import sys
-import unicodedata
 from collections import Counter
 from pathlib import Path
 
@@ -36,50 +35,24 @@ LEXICON_FILE = "kyotolexicon.train.tsv.gz"
 TITLES_FILE = "wikikyototitles.train.tsv.gz"
 
 
-def _norm(text: str) -> str:
-    return " ".join(unicodedata.normalize("NFC", text).split())
-
-
-def _tsv_segments(path: Path) -> set[str]:
-    opener = gzip.open if path.suffix == ".gz" else open
-    found: set[str] = set()
-    with opener(path, "rt", encoding="utf-8") as handle:
-        next(handle)
-        for line in handle:
-            _, ja, en = line.rstrip("\n").split("\t")
-            found.update((_norm(ja), _norm(en)))
-    return found
-
-
 def scored_segments(data: Path, relay: Path | None) -> set[str]:
     """Every Japanese and English segment the model is scored on: test and dev sets, and the relay's dev hold-out."""
-    found = set()
-    kyoto = data / "train" / "wiki_kyoto_2.01"
-    for split in ("dev", "test"):
-        found |= _tsv_segments(kyoto / f"wikikyoto.{split}.tsv")
-    for side in ("ja", "en"):
-        path = data / "testsets" / "tatoeba-test" / f"tatoeba-test-v2021-08-07.eng-jpn.{side}"
-        found |= {_norm(line) for line in path.read_text(encoding="utf-8").splitlines()}
-    if relay is not None:
-        sys.path.insert(0, str(ROOT))
-        from mt.training.data import prepare_data
-        from mt.training.order import config_from_json
+    from mt._corpora import normalise_text
+    from mt.bench.testsets import resolve
+    from mt.training.data import prepare_data
+    from mt.training.order import config_from_json, spec_under
 
+    found: set[str] = set()
+    for name in ("wikikyoto-dev", "wikikyoto-test", "tatoeba-test"):
+        testset = resolve(f"{name}:ja-en", {"KAKEHASHI_DATA_DIR": str(data)})
+        found.update(normalise_text(text) for text in (*testset.sources, *testset.references))
+    if relay is not None:
         config = config_from_json(json.loads((relay / "config.json").read_text(encoding="utf-8")))
-        config.train = [_under(spec, data) for spec in config.train]
+        config.train = [spec_under(spec, data) for spec in config.train]
         config.added_train = []
         _, dev, _ = prepare_data(config)
-        for pair in dev:
-            found.update((_norm(pair.source), _norm(pair.target)))
+        found.update(normalise_text(text) for pair in dev for text in (pair.source, pair.target))
     return found
-
-
-def _under(spec: str, data: Path) -> str:
-    fmt, _, rest = spec.partition(":")
-    parts = Path(rest).parts
-    if "data" in parts:
-        rest = str(data.joinpath(*parts[parts.index("data") + 1 :]))
-    return f"{fmt}:{rest}"
 
 
 def lexicon_rows(data: Path) -> list[tuple[str, str, str]]:
@@ -90,17 +63,15 @@ def lexicon_rows(data: Path) -> list[tuple[str, str, str]]:
 
 
 def title_rows(data: Path) -> list[tuple[str, str, str]]:
-    rows = []
-    with gzip.open(data / "train" / "wiki_kyoto_2.01" / "wikikyoto.train.tsv.gz", "rt", encoding="utf-8") as handle:
-        next(handle)
-        for line in handle:
-            record, ja, en = line.rstrip("\n").split("\t")
-            if record.endswith(":title"):
-                rows.append((record.rsplit(":", 1)[0], ja, en))
-    return rows
+    from mt._corpora import load_corpus
+
+    corpus = load_corpus(f"tsv:{data / 'train' / 'wiki_kyoto_2.01' / 'wikikyoto.train.tsv.gz'}")
+    return [(p.pair_id.rsplit(":", 1)[0], p.source, p.target) for p in corpus if p.pair_id.endswith(":title")]
 
 
 def write(path: Path, rows: list[tuple[str, str, str]], scored: set[str]) -> Counter[str]:
+    from mt._corpora import normalise_text
+
     counts: Counter[str] = Counter()
     # mtime 0: the same input gives the same bytes, so a rebuild changes nothing in git.
     with (
@@ -109,7 +80,7 @@ def write(path: Path, rows: list[tuple[str, str, str]], scored: set[str]) -> Cou
     ):
         handle.write("id\tja\ten\n")
         for record, ja, en in rows:
-            ja, en = _norm(ja.replace("\t", " ")), _norm(en.replace("\t", " "))
+            ja, en = normalise_text(ja), normalise_text(en)
             if not ja or not en:
                 counts["empty"] += 1
             elif ja in scored or en in scored:
@@ -130,6 +101,7 @@ def main() -> int:
         help="relay checkpoint whose dev hold-out is left out too ('' for none)",
     )
     args = parser.parse_args()
+    sys.path.insert(0, str(ROOT))
     relay = args.relay if str(args.relay) else None
     scored = scored_segments(args.data, relay)
     for name, rows in ((LEXICON_FILE, lexicon_rows(args.data)), (TITLES_FILE, title_rows(args.data))):

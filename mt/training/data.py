@@ -91,26 +91,36 @@ def prepare_data(config: TrainingConfig) -> tuple[list[ParallelPair], list[Paral
             "dev_held_out": len(held[: config.dev_holdout]),
         }
     for number, spec in enumerate(config.added_train, 1):
-        pairs, report = _clean_corpus(spec)
-        name = pairs[0].corpus
-        if name in corpora:
-            raise InvalidRequest(
-                f"added corpus {spec} is named {name!r} like a corpus the run already trains on; "
-                "rename its file (the corpus name is the file name up to the first dot)"
-            )
-        pairs = _sample(pairs, config.sample.get(name, len(pairs)), config.seed)
+        pairs, description = _added_corpus(spec, number, config, corpora)
         train.extend(pairs)
-        corpora[name] = {
-            "spec": spec,
-            "split": "train",
-            "pairs_used": len(pairs),
-            "cleaning": report.as_dict(),
-            "dev_held_out": 0,
-            "added": number,
-        }
+        corpora[pairs[0].corpus] = description
     for spec in config.dev:
         dev.extend(list(clean_pairs(load_corpus(spec), CleaningOptions(drop_duplicates=False))))
     return train, dev, corpora
+
+
+def _added_corpus(
+    spec: str, number: int, config: TrainingConfig, taken: dict[str, Any]
+) -> tuple[list[ParallelPair], dict[str, Any]]:
+    """The pairs of the ``number``-th added corpus (cleaned and sampled, none held out) and its description;
+    ``taken``: the corpora before it, whose names it may not reuse."""
+    pairs, report = _clean_corpus(spec)
+    name = pairs[0].corpus
+    if name in taken:
+        raise InvalidRequest(
+            f"added corpus {spec} is named {name!r} like a corpus the run already trains on; "
+            "rename its file (the corpus name is the file name up to the first dot)"
+        )
+    pairs = _sample(pairs, config.sample.get(name, len(pairs)), config.seed)
+    description = {
+        "spec": spec,
+        "split": "train",
+        "pairs_used": len(pairs),
+        "cleaning": report.as_dict(),
+        "dev_held_out": 0,
+        "added": number,
+    }
+    return pairs, description
 
 
 def added_boundaries(corpora: dict[str, Any], bidirectional: bool) -> list[int]:
@@ -211,10 +221,14 @@ def prepare(config: TrainingConfig, recipe: Recipe) -> PreparedData:
 def _extend(
     config: TrainingConfig, recipe: Recipe, tokens: dict[str, Any], corpora: dict[str, Any], have: int
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Append the examples of the added corpora after the first ``have`` to prepared token data."""
-    train_pairs, _, described = prepare_data(config)
-    start = sum(info["pairs_used"] for info in described.values() if info.get("added", 0) <= have)
-    new_pairs = train_pairs[start:]
+    """Append the examples of the added corpora after the first ``have`` to prepared token data (only those
+    corpora are read: the ones before them keep their examples)."""
+    described = dict(corpora)
+    new_pairs: list[ParallelPair] = []
+    for number, spec in enumerate(config.added_train[have:], have + 1):
+        pairs, description = _added_corpus(spec, number, config, described)
+        new_pairs.extend(pairs)
+        described[pairs[0].corpus] = description
     examples = directions(new_pairs, config.bidirectional)
     log.info("tokenising %d examples of %d added corpora", len(examples), len(config.added_train) - have)
     more = recipe.encode(examples)
@@ -222,4 +236,4 @@ def _extend(
         key: value + more.get(key, 0) if isinstance(value, int) else [*value, *more[key]]
         for key, value in tokens.items()
     }
-    return merged, {**corpora, **{k: v for k, v in described.items() if v.get("added", 0) > have}}
+    return merged, described

@@ -319,14 +319,15 @@ def order_of_directory(directory: Path, data_dir: Path | None = None) -> Trainin
     if data_dir is not None:
         config = replace(
             config,
-            train=[_under(s, data_dir) for s in config.train],
-            added_train=[_under(s, data_dir) for s in config.added_train],
-            dev=[_under(s, data_dir) for s in config.dev],
+            train=[spec_under(s, data_dir) for s in config.train],
+            added_train=[spec_under(s, data_dir) for s in config.added_train],
+            dev=[spec_under(s, data_dir) for s in config.dev],
         )
     return training_order(config, history.get("runs") or [], int(history.get("step", 0)), directory)
 
 
-def _under(spec: str, data_dir: Path) -> str:
+def spec_under(spec: str, data_dir: Path) -> str:
+    """``spec`` with a path under a ``shared/data`` folder moved under ``data_dir``; other specs as they are."""
     fmt, sep, rest = spec.partition(":")
     if not sep:
         fmt, rest = "", spec
