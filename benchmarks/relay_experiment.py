@@ -49,7 +49,7 @@ def arm_report(run: dict[str, Any], since: int, settings: dict[str, Any]) -> dic
         for e in run.get("history", [])
         if e["step"] > since
     ]
-    keys = ("threads", "batch_tokens", "accumulate", "learning_rate", "added_corpora", "moments")
+    keys = ("threads", "batch_tokens", "accumulate", "learning_rate", "added_corpora", "moments", "cooldown_steps")
     return {
         "settings": {k: sessions[0].get(k) for k in keys} | {"added_train": settings.get("added_train", [])},
         "steps": run["step"] - since,

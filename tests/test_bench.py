@@ -523,3 +523,35 @@ def test_relay_experiment_reports_each_arm_from_the_common_step(monkeypatch: pyt
         {"lexicon": {"since": 100, "date": "2026-12-07", "note": "n", "arms": {"lexicon": arm}, "tests": tests}}
     )
     assert "kyotolexicon.train.tsv.gz" in text and "| 15: 31.0 (41.0 / 21.0); 30: 31.5 (41.5 / 21.5) |" in text
+
+
+def test_ship_gate_pools_the_run_dev_and_the_wiki_kyoto_dev_split_by_sentences(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    from ship_gate import decide
+
+    def run_dev(ja_en: float, en_ja: float, sentences: int = 250) -> dict[str, Any]:
+        return {"ja-en": {"chrf": ja_en, "sentences": sentences}, "en-ja": {"chrf": en_ja, "sentences": sentences}}
+
+    def quality(candidate: float, shipped: float) -> dict[str, Any]:
+        return {
+            "results": [
+                {"system": system, "testset": f"wikikyoto-dev:{pair}", "sentences": 1000, "score": {"chrf": chrf}}
+                | ({"comparison": {"chrF2": {"p_value": 0.04}}} if system == "candidate" else {})
+                for pair in ("ja-en", "en-ja")
+                for system, chrf in (("candidate", candidate), ("shipped", shipped))
+            ]
+        }
+
+    # +1.0 chrF on the small run dev set does not outweigh -0.3 on four times as many Wiki Kyoto sentences ...
+    kept = decide(run_dev(44.0, 24.0), run_dev(43.0, 23.0), quality(44.7, 45.0))
+    assert kept["pooled_chrf_gain"] == pytest.approx((2 * 250 * 1.0 - 2 * 1000 * 0.3) / 2500) and not kept["ship"]
+    assert [r["set"] for r in kept["rows"]][::3] == ["run dev ja-en", "wikikyoto-dev en-ja"]
+    assert kept["rows"][2]["p_chrF"] == 0.04 and kept["rows"][0]["p_chrF"] is None
+    # ... -0.2 does.
+    assert decide(run_dev(44.0, 24.0), run_dev(43.0, 23.0), quality(44.8, 45.0))["ship"]
+    with pytest.raises(SystemExit, match="different run dev sets"):
+        decide(run_dev(44.0, 24.0, 300), run_dev(43.0, 23.0), quality(44.8, 45.0))
+    with pytest.raises(SystemExit, match="no scores of both systems on wikikyoto-dev:ja-en"):
+        decide(run_dev(44.0, 24.0), run_dev(43.0, 23.0), {"results": []})

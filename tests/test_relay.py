@@ -90,6 +90,22 @@ def test_rewarm_after_a_resume_without_moments_covers_the_same_batches_whatever_
     assert lr_factor(8351, 1000, rewarm_from=8350, rewarm=50) == pytest.approx(lr_factor(8351, 1000) / 50)
 
 
+def test_a_cooldown_branch_falls_linearly_to_zero_at_its_last_step() -> None:
+    def cooled(step: int) -> float:
+        return lr_factor(step, 1000, cooldown_to=9000, cooldown=100) / lr_factor(step, 1000)
+
+    assert cooled(8900) == 1.0 and cooled(8901) == 1.0  # the branch's first step still takes the schedule's rate
+    assert cooled(8950) == pytest.approx(0.51) and cooled(9000) == pytest.approx(0.01)
+    assert [cooled(s) for s in range(8901, 9001)] == sorted((cooled(s) for s in range(8901, 9001)), reverse=True)
+    assert lr_factor(8950, 1000, cooldown_to=None, cooldown=100) == lr_factor(8950, 1000)
+
+
+def test_a_cooldown_needs_the_step_it_ends_at(tmp_path: Path) -> None:
+    config = TrainingConfig(output=tmp_path / "m", work_dir=tmp_path / "w", train=[f"tsv:{DATA}"], cooldown_steps=50)
+    with pytest.raises(InvalidRequest, match="needs --max-steps .* e.g. --max-steps 9000 --cooldown-steps 150"):
+        train(config)
+
+
 @pytest.mark.integration
 @pytest.mark.slow
 def test_float16_checkpoint_without_moments_stays_close_and_rewarms(tmp_path: Path) -> None:
@@ -231,6 +247,10 @@ def test_resume_keeps_or_changes_the_batches_accumulated_per_step(tmp_path: Path
     assert resumed({"accumulate": 4, "batch_tokens": 4000}).accumulate == 4
     changed = resumed({"accumulate": 4}, "--accumulate", "2", "--batch-tokens", "8000")
     assert (changed.accumulate, changed.batch_tokens) == (2, 8000)
+    # An experiment arm's step limit ends that session only: the next `make relay` trains for its minutes.
+    assert resumed({"max_steps": 8850}).max_steps is None
+    assert resumed({"max_steps": 8850}, "--max-steps", "9000").max_steps == 9000
+    assert resumed({"max_steps": 8850, "cooldown_steps": 100}).cooldown_steps is None  # a branch's, not the relay's
 
 
 @pytest.mark.shipped

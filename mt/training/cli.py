@@ -43,6 +43,7 @@ _FIELD_FLAGS = {
     "time_budget": "time_budget_minutes",
     "minutes": "session_minutes",
     "max_steps": "max_steps",
+    "cooldown_steps": "cooldown_steps",
     "threads": "threads",
     "seed": "seed",
     "quantization": "quantization",
@@ -50,8 +51,18 @@ _FIELD_FLAGS = {
     "device": "device",
     "precision": "precision",
 }
-# Settings of the machine a run happened on, not of the run: a resumed run takes this machine's defaults.
-_MACHINE_SETTINGS = ("output", "work_dir", "device", "precision", "threads", "session_minutes")
+# Settings of the machine and session a run happened on, not of the run: a resumed run takes this machine's defaults
+# and its own flags. A session's step limit (an experiment arm's --max-steps) must not stop the next session.
+_SESSION_SETTINGS = (
+    "output",
+    "work_dir",
+    "device",
+    "precision",
+    "threads",
+    "session_minutes",
+    "max_steps",
+    "cooldown_steps",
+)
 
 
 def _default_work_dir(name: str) -> Path:
@@ -66,7 +77,7 @@ def build_config(args: argparse.Namespace) -> TrainingConfig:
     values: dict[str, Any] = {}
     if args.resume:
         stored = checkpoint_config(Path(args.resume))
-        values.update({k: v for k, v in stored.items() if k in known and k not in _MACHINE_SETTINGS})
+        values.update({k: v for k, v in stored.items() if k in known and k not in _SESSION_SETTINGS})
     given = {field: getattr(args, flag) for flag, field in _FIELD_FLAGS.items() if getattr(args, flag) is not None}
     if args.resume:
         changed = [k for k in MODEL_KEYS if k in given and given[k] != values.get(k)]
@@ -216,6 +227,12 @@ def add_train_command(sub: Any) -> None:
     p.add_argument("--checkpoint-minutes", type=float, help="state saving interval (default 5)")
     p.add_argument("--time-budget", type=float, help="minutes of training in all, across resumed runs")
     p.add_argument("--max-steps", type=int, help="stop after this many optimiser steps")
+    p.add_argument(
+        "--cooldown-steps",
+        type=int,
+        help="a cool-down branch to export: the learning rate falls linearly to zero over this many steps, "
+        "ending at --max-steps (pack it elsewhere with --pack, so that the relay goes on un-cooled)",
+    )
     p.add_argument("--threads", type=int, help="torch CPU threads (default: all)")
     p.add_argument("--device", help="torch device: cpu (default), cuda, cuda:1")
     p.add_argument(

@@ -59,6 +59,10 @@ class TrainingConfig:
     time_budget_minutes: float | None = None
     session_minutes: float | None = None
     max_steps: int | None = None
+    # A cool-down branch: the learning rate falls linearly to zero over the last ``cooldown_steps`` steps before
+    # ``max_steps``. Its weights are for export; the relay goes on from the un-cooled checkpoint, whose learning
+    # rate stays on the schedule (``benchmarks/relay_experiment.py`` measures what the branch gains).
+    cooldown_steps: int | None = None
     threads: int = 0
     seed: int = 1
     quantization: str = "int8"

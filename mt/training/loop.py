@@ -48,13 +48,23 @@ def rewarm_steps(accumulate: int) -> int:
     return max(1, math.ceil(REWARM_BATCHES / max(accumulate, 1)))
 
 
-def lr_factor(step: int, warmup: int, rewarm_from: int | None = None, rewarm: int = REWARM_BATCHES) -> float:
+def lr_factor(
+    step: int,
+    warmup: int,
+    rewarm_from: int | None = None,
+    rewarm: int = REWARM_BATCHES,
+    cooldown_to: int | None = None,
+    cooldown: int = 0,
+) -> float:
     """Linear warm-up, then inverse-square-root decay; after a resume without optimizer moments, a short
-    linear re-warm-up over ``rewarm`` steps."""
+    linear re-warm-up over ``rewarm`` steps; in a cool-down branch, a linear fall to zero over the ``cooldown``
+    steps that end at step ``cooldown_to``."""
     step = max(step, 1)
     factor = min(step / warmup, math.sqrt(warmup / step))
     if rewarm_from is not None:
         factor *= min(1.0, (step - rewarm_from) / rewarm)
+    if cooldown_to is not None and cooldown > 0:
+        factor *= min(1.0, max(0.0, (cooldown_to - step + 1) / cooldown))
     return factor
 
 
@@ -251,7 +261,12 @@ class _Session:
                 torch.nn.utils.clip_grad_norm_(self.model.parameters(), config.clip_norm)
                 run.step += 1
                 lr = config.learning_rate * lr_factor(
-                    run.step, config.warmup_steps, run.rewarm_from, rewarm_steps(config.accumulate)
+                    run.step,
+                    config.warmup_steps,
+                    run.rewarm_from,
+                    rewarm_steps(config.accumulate),
+                    cooldown_to=config.max_steps if config.cooldown_steps else None,
+                    cooldown=config.cooldown_steps or 0,
                 )
                 for group in self.optimizer.param_groups:
                     group["lr"] = lr
@@ -326,6 +341,11 @@ def train(config: TrainingConfig, export: bool = True) -> dict[str, Any]:
     _autocast(config)  # an unknown precision fails before the data is prepared
     if config.accumulate < 1:
         raise InvalidRequest(f"accumulate must be 1 or more batches per optimizer step, not {config.accumulate}")
+    if config.cooldown_steps is not None and (config.cooldown_steps < 1 or not config.max_steps):
+        raise InvalidRequest(
+            f"a cool-down of {config.cooldown_steps} steps needs --max-steps (the step it ends at) and 1 or more "
+            "steps, e.g. --max-steps 9000 --cooldown-steps 150"
+        )
 
     state_path = work / STATE_FILE
     resumed = state_path.exists()

@@ -67,7 +67,7 @@ def new_run_record(config: TrainingConfig, run: RunState) -> dict[str, Any]:
     device = config.device
     if torch.device(device).type == "cuda":
         device = f"{device} ({torch.cuda.get_device_name(torch.device(device))})"
-    return {
+    record: dict[str, Any] = {
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "host": platform.node(),
         "device": device,
@@ -78,7 +78,12 @@ def new_run_record(config: TrainingConfig, run: RunState) -> dict[str, Any]:
         "learning_rate": config.learning_rate,
         "from_step": run.step,
         "from_minutes": round(run.elapsed / 60, 2),
-    } | ({"added_corpora": len(config.added_train)} if config.added_train else {})
+    }
+    if config.added_train:
+        record["added_corpora"] = len(config.added_train)
+    if config.cooldown_steps:
+        record.update(cooldown_to=config.max_steps, cooldown_steps=config.cooldown_steps)
+    return record
 
 
 def close_run_record(run: RunState) -> None:

@@ -1,0 +1,115 @@
+"""Whether a relay model should replace the shipped default: its dev scores against the default's, on enough
+sentences to tell them apart.
+
+The run's own dev set (250 held-out pairs each way, scored at export) moved by 0.3 chrF between evaluations ten
+steps apart, as much as the models in question differ (``relay_experiments.md``). So the gate adds the Wiki Kyoto
+dev split (1,097 sentences each way, articles never trained on) translated as the service does (beam 4, int8),
+and pools the two: the candidate ships when its chrF gain, averaged over the 2 × (250 + 1,097) dev sentences
+(each set weighted by its sentences), is above zero. The paired bootstrap's p-values on the Wiki Kyoto dev split
+are reported beside it::
+
+    python benchmarks/ship_gate.py ~/.cache/kakehashi/train/kakehashi-ja-en/model
+
+writes ``ship_gate.json`` into ``--output`` (default ``/tmp/kakehashi-ship-gate``; translations are kept there
+and reused by system name) and exits 0 when the candidate should ship, 1 when not. No test set is a test split:
+the test splits stay for the quality report of a model that ships.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+SHIPPED = ROOT / "data" / "models" / "kakehashi-ja-en"
+DEV_TESTSETS = ("wikikyoto-dev:ja-en", "wikikyoto-dev:en-ja")
+DIRECTIONS = ("ja-en", "en-ja")
+
+
+def run_dev(model: Path) -> dict[str, dict[str, float]]:
+    """The model's export-time scores on its run's dev set, per direction: chrF and sentences."""
+    summary = json.loads((model / "kakehashi.json").read_text())["training"]["summary"]
+    chosen = summary["dev_scores"][summary["chosen_weights"]]
+    return {d: {"chrf": chosen[d]["chrf"], "sentences": chosen[d]["sentences"]} for d in DIRECTIONS}
+
+
+def pooled_gain(rows: list[dict[str, Any]]) -> float:
+    """The chrF gain averaged over all rows' sentences: each row (a dev set in one direction) weighs by its size."""
+    sentences = sum(r["sentences"] for r in rows)
+    return sum((r["candidate"] - r["shipped"]) * r["sentences"] for r in rows) / sentences
+
+
+def decide(candidate_run_dev: dict[str, Any], shipped_run_dev: dict[str, Any], quality: dict[str, Any]) -> dict:
+    """The gate's rows (run dev and Wiki Kyoto dev, each direction), pooled gain and decision."""
+    rows = []
+    for direction in DIRECTIONS:
+        if candidate_run_dev[direction]["sentences"] != shipped_run_dev[direction]["sentences"]:
+            raise SystemExit(
+                f"the two models were scored on different run dev sets ({direction}: "
+                f"{candidate_run_dev[direction]['sentences']} vs {shipped_run_dev[direction]['sentences']} sentences); "
+                "the gate compares models of the same relay"
+            )
+        rows.append(
+            {
+                "set": f"run dev {direction}",
+                "sentences": candidate_run_dev[direction]["sentences"],
+                "candidate": candidate_run_dev[direction]["chrf"],
+                "shipped": shipped_run_dev[direction]["chrf"],
+                "p_chrF": None,
+            }
+        )
+    for testset in DEV_TESTSETS:
+        found = {r["system"]: r for r in quality["results"] if r["testset"] == testset}
+        if set(found) != {"candidate", "shipped"}:
+            raise SystemExit(f"the quality report has no scores of both systems on {testset}")
+        comparison = found["candidate"].get("comparison") or {}
+        rows.append(
+            {
+                "set": testset.replace(":", " "),
+                "sentences": found["candidate"]["sentences"],
+                "candidate": found["candidate"]["score"]["chrf"],
+                "shipped": found["shipped"]["score"]["chrf"],
+                "p_chrF": (comparison.get("chrF2") or {}).get("p_value"),
+            }
+        )
+    gain = pooled_gain(rows)
+    return {"rows": rows, "pooled_chrf_gain": round(gain, 3), "ship": gain > 0}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("candidate", type=Path, help="a model directory written by kakehashi train")
+    parser.add_argument("--shipped", type=Path, default=SHIPPED, help=f"the model to beat (default {SHIPPED})")
+    parser.add_argument("--output", type=Path, default=Path("/tmp/kakehashi-ship-gate"))
+    parser.add_argument("--threads", type=int, default=2, help="CTranslate2 threads per system (default 2)")
+    parser.add_argument("--no-progress", action="store_true")
+    args = parser.parse_args(argv)
+
+    from mt.bench.quality import QualityOptions, run_quality
+    from mt.bench.systems import open_system, parse_system
+    from mt.bench.testsets import resolve
+
+    # The candidate first: the paired bootstrap compares every later system with the first.
+    systems = [
+        open_system(parse_system(f"{name}=model:{path}:beam=4,threads={args.threads}"))
+        for name, path in (("candidate", args.candidate.resolve()), ("shipped", args.shipped.resolve()))
+    ]
+    options = QualityOptions(output=args.output, progress=not args.no_progress)
+    quality = run_quality(systems, [resolve(t) for t in DEV_TESTSETS], options).to_json()
+    gate = decide(run_dev(args.candidate), run_dev(args.shipped), quality)
+    gate = {"candidate": str(args.candidate), "shipped": str(args.shipped)} | gate
+    args.output.mkdir(parents=True, exist_ok=True)
+    (args.output / "ship_gate.json").write_text(json.dumps(gate, indent=2, ensure_ascii=False) + "\n")
+    for row in gate["rows"]:
+        p = "" if row["p_chrF"] is None else f"  p={row['p_chrF']:.3f}"
+        print(f"{row['set']:<22} {row['sentences']:>5}  {row['candidate']:6.2f} vs {row['shipped']:6.2f}{p}")
+    verdict = "ship it" if gate["ship"] else "keep the shipped model"
+    print(f"pooled chrF gain {gate['pooled_chrf_gain']:+.3f} over the dev sentences: {verdict}")
+    return 0 if gate["ship"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
