@@ -10,7 +10,7 @@ are reported beside it::
 
     python benchmarks/ship_gate.py ~/.cache/kakehashi/train/kakehashi-ja-en/model
 
-writes ``ship_gate.json`` into ``--output`` (default ``/tmp/kakehashi-ship-gate``; translations are kept there
+writes ``ship_gate_<name>.json`` into ``--output`` (default ``/tmp/kakehashi-ship-gate``; translations are kept there
 and reused by system name) and exits 0 when the candidate should ship, 1 when not. No test set is a test split:
 the test splits stay for the quality report of a model that ships.
 """
@@ -42,8 +42,11 @@ def pooled_gain(rows: list[dict[str, Any]]) -> float:
     return sum((r["candidate"] - r["shipped"]) * r["sentences"] for r in rows) / sentences
 
 
-def decide(candidate_run_dev: dict[str, Any], shipped_run_dev: dict[str, Any], quality: dict[str, Any]) -> dict:
-    """The gate's rows (run dev and Wiki Kyoto dev, each direction), pooled gain and decision."""
+def decide(
+    candidate_run_dev: dict[str, Any], shipped_run_dev: dict[str, Any], quality: dict[str, Any], name: str = "candidate"
+) -> dict[str, Any]:
+    """The gate's rows (run dev and Wiki Kyoto dev, each direction), pooled gain and decision; ``name`` is the
+    candidate's system name in ``quality`` (the shipped model's is ``shipped``)."""
     rows = []
     for direction in DIRECTIONS:
         if candidate_run_dev[direction]["sentences"] != shipped_run_dev[direction]["sentences"]:
@@ -63,14 +66,14 @@ def decide(candidate_run_dev: dict[str, Any], shipped_run_dev: dict[str, Any], q
         )
     for testset in DEV_TESTSETS:
         found = {r["system"]: r for r in quality["results"] if r["testset"] == testset}
-        if set(found) != {"candidate", "shipped"}:
+        if not {name, "shipped"} <= set(found):
             raise SystemExit(f"the quality report has no scores of both systems on {testset}")
-        comparison = found["candidate"].get("comparison") or {}
+        comparison = found[name].get("comparison") or {}
         rows.append(
             {
                 "set": testset.replace(":", " "),
-                "sentences": found["candidate"]["sentences"],
-                "candidate": found["candidate"]["score"]["chrf"],
+                "sentences": found[name]["sentences"],
+                "candidate": found[name]["score"]["chrf"],
                 "shipped": found["shipped"]["score"]["chrf"],
                 "p_chrF": (comparison.get("chrF2") or {}).get("p_value"),
             }
@@ -84,6 +87,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("candidate", type=Path, help="a model directory written by kakehashi train")
     parser.add_argument("--shipped", type=Path, default=SHIPPED, help=f"the model to beat (default {SHIPPED})")
     parser.add_argument("--output", type=Path, default=Path("/tmp/kakehashi-ship-gate"))
+    parser.add_argument(
+        "--name",
+        default="candidate",
+        help="the candidate's system name: gates of several candidates into one --output translate the shipped "
+        "model once",
+    )
     parser.add_argument("--threads", type=int, default=2, help="CTranslate2 threads per system (default 2)")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
@@ -92,17 +101,17 @@ def main(argv: list[str] | None = None) -> int:
     from mt.bench.systems import open_system, parse_system
     from mt.bench.testsets import resolve
 
-    # The candidate first: the paired bootstrap compares every later system with the first.
+    # The shipped model first: the paired bootstrap compares every later system with the first.
     systems = [
         open_system(parse_system(f"{name}=model:{path}:beam=4,threads={args.threads}"))
-        for name, path in (("candidate", args.candidate.resolve()), ("shipped", args.shipped.resolve()))
+        for name, path in (("shipped", args.shipped.resolve()), (args.name, args.candidate.resolve()))
     ]
     options = QualityOptions(output=args.output, progress=not args.no_progress)
     quality = run_quality(systems, [resolve(t) for t in DEV_TESTSETS], options).to_json()
-    gate = decide(run_dev(args.candidate), run_dev(args.shipped), quality)
+    gate = decide(run_dev(args.candidate), run_dev(args.shipped), quality, args.name)
     gate = {"candidate": str(args.candidate), "shipped": str(args.shipped)} | gate
     args.output.mkdir(parents=True, exist_ok=True)
-    (args.output / "ship_gate.json").write_text(json.dumps(gate, indent=2, ensure_ascii=False) + "\n")
+    (args.output / f"ship_gate_{args.name}.json").write_text(json.dumps(gate, indent=2, ensure_ascii=False) + "\n")
     for row in gate["rows"]:
         p = "" if row["p_chrF"] is None else f"  p={row['p_chrF']:.3f}"
         print(f"{row['set']:<22} {row['sentences']:>5}  {row['candidate']:6.2f} vs {row['shipped']:6.2f}{p}")
