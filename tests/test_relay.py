@@ -190,6 +190,31 @@ def test_pack_replaces_the_checkpoint_and_refuses_oversized_weights(tmp_path: Pa
         pack_checkpoint(work, checkpoint, max_bytes=100)
 
 
+@pytest.mark.integration
+@pytest.mark.slow
+def test_a_cooldown_branch_trains_apart_and_leaves_the_relay_checkpoint_un_cooled(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    train(_config(tmp_path, "relay", 6), export=False)
+    checkpoint = tmp_path / "checkpoint"
+    pack_checkpoint(tmp_path / "relay", checkpoint, weights_dtype="float32")
+    packed = (checkpoint / "state.pt").read_bytes()
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setattr("pathlib.Path.home", lambda: tmp_path / "home")
+    argv = ["train", "--resume", str(checkpoint), "--cooldown-steps", "3", "--threads", "1", "--no-export"]
+    assert main(argv) == 0, capsys.readouterr().err
+    branch = tmp_path / "home" / ".cache" / "kakehashi" / "train" / "tiny-relay-cooldown"
+    run = torch.load(branch / "state.pt", weights_only=False)["run"]
+    assert run["step"] == 9, "three steps after the checkpoint's six"
+    assert {k: run["runs"][-1][k] for k in ("from_step", "cooldown_to", "cooldown_steps")} == {
+        "from_step": 6,
+        "cooldown_to": 9,
+        "cooldown_steps": 3,
+    }
+    assert (checkpoint / "state.pt").read_bytes() == packed, "the relay checkpoint is not packed over"
+    assert not (tmp_path / "home" / ".cache" / "kakehashi" / "train" / "tiny-relay").exists()
+
+
 def test_resume_cannot_change_the_model_and_needs_a_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert main(["train", "--resume", str(tmp_path)]) != 0
     assert "is not a relay checkpoint" in capsys.readouterr().err

@@ -71,7 +71,7 @@ def _default_work_dir(name: str) -> Path:
 
 def build_config(args: argparse.Namespace) -> TrainingConfig:
     """The run's TrainingConfig: defaults ← the relay checkpoint's settings (``--resume``) ← the flags given."""
-    from mt.training.relay import checkpoint_config, unpack_checkpoint
+    from mt.training.relay import checkpoint_config, checkpoint_step, unpack_checkpoint
 
     known = {f.name for f in fields(TrainingConfig)}
     values: dict[str, Any] = {}
@@ -110,7 +110,14 @@ def build_config(args: argparse.Namespace) -> TrainingConfig:
         log.info("precision auto: %s on %s", values["precision"], values.get("device") or "cpu")
     name = values.get("name") or (Path(args.output).name if args.output else "kakehashi-model")
     values["name"] = name
-    work_dir = Path(args.work_dir) if args.work_dir else _default_work_dir(name)
+    work_name = name
+    if values.get("cooldown_steps"):
+        # A cool-down branch of the relay: it ends cooldown_steps after the checkpoint's step and trains in a work
+        # directory of its own, so that the relay's work directory (and checkpoint) go on un-cooled.
+        work_name = f"{name}-cooldown"
+        if args.resume and not values.get("max_steps"):
+            values["max_steps"] = checkpoint_step(Path(args.resume)) + values["cooldown_steps"]
+    work_dir = Path(args.work_dir) if args.work_dir else _default_work_dir(work_name)
     output = Path(args.output) if args.output else work_dir / "model"
     config = TrainingConfig(output=output, work_dir=work_dir, **values)
     if args.resume and unpack_checkpoint(Path(args.resume), work_dir, config.to_json()):
@@ -152,7 +159,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         )
         return 0
     summary = train(config, export=not args.no_export)
-    pack_to = args.pack or args.resume
+    # A cool-down branch is exported, not packed back: the relay goes on from the un-cooled checkpoint.
+    pack_to = args.pack or (args.resume if not config.cooldown_steps else None)
     if pack_to:
         summary["relay_checkpoint"] = pack_checkpoint(config.work_dir, Path(pack_to), max_bytes=args.pack_limit)
     print(json.dumps(summary, indent=2, ensure_ascii=False))
@@ -231,7 +239,8 @@ def add_train_command(sub: Any) -> None:
         "--cooldown-steps",
         type=int,
         help="a cool-down branch to export: the learning rate falls linearly to zero over this many steps, "
-        "ending at --max-steps (pack it elsewhere with --pack, so that the relay goes on un-cooled)",
+        "ending at --max-steps (with --resume, by default this many steps after the checkpoint's); it trains in "
+        "WORK_DIR NAME-cooldown and is not packed back into the --resume checkpoint, which goes on un-cooled",
     )
     p.add_argument("--threads", type=int, help="torch CPU threads (default: all)")
     p.add_argument("--device", help="torch device: cpu (default), cuda, cuda:1")

@@ -198,6 +198,15 @@ def checkpoint_config(checkpoint: Path) -> dict[str, Any]:
     return dict(json.loads(path.read_text(encoding="utf-8")))
 
 
+def checkpoint_step(checkpoint: Path) -> int:
+    """The optimizer step a relay checkpoint has reached (from its readable ``history.json``)."""
+    checkpoint_config(checkpoint)
+    history = checkpoint / "history.json"
+    if history.exists():
+        return int(json.loads(history.read_text(encoding="utf-8"))["step"])
+    return int(_torch().load(checkpoint / STATE_FILE, map_location="cpu", weights_only=False)["run"]["step"])
+
+
 def _copy_vocabulary(source_dir: Path, target_dir: Path) -> None:
     """Copy the vocabulary files and folders of a run, replacing those in ``target_dir``."""
     for name in VOCABULARY_PATHS:
