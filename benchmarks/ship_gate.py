@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # The shipped model first: the paired bootstrap compares every later system with the first.
     systems = [
-        open_system(parse_system(f"{name}=model:{path}:beam=4,threads={args.threads}"))
+        open_system(parse_system(f"{name}={path}:beam=4,threads={args.threads}"))
         for name, path in (("shipped", args.shipped.resolve()), (args.name, args.candidate.resolve()))
     ]
     options = QualityOptions(output=args.output, progress=not args.no_progress)

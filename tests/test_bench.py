@@ -556,3 +556,37 @@ def test_ship_gate_pools_the_run_dev_and_the_wiki_kyoto_dev_split_by_sentences(
         decide(run_dev(44.0, 24.0, 300), run_dev(43.0, 23.0), quality(44.8, 45.0))
     with pytest.raises(SystemExit, match="no scores of both systems on wikikyoto-dev:ja-en"):
         decide(run_dev(44.0, 24.0), run_dev(43.0, 23.0), {"results": []})
+
+
+@pytest.mark.integration
+def test_ship_gate_translates_the_wiki_kyoto_dev_split_with_both_models(
+    tiny_models: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    import shutil
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    from ship_gate import main as ship_gate
+
+    kyoto = tmp_path / "data" / "train" / "wiki_kyoto_2.01"
+    kyoto.mkdir(parents=True)
+    (kyoto / "wikikyoto.dev.tsv").write_text(
+        "id\tja\ten\nBDS1:s1\t寺である。\tIt is a temple.\nBDS1:s2\t京都の寺。\tA temple in Kyoto.\n", encoding="utf-8"
+    )
+    monkeypatch.setenv("KAKEHASHI_DATA_DIR", str(tmp_path / "data"))
+    models = {}
+    for name, run_dev_chrf in (("shipped", 30.0), ("candidate", 30.5)):
+        models[name] = shutil.copytree(tiny_models["marian"], tmp_path / name)
+        manifest = json.loads((models[name] / "kakehashi.json").read_text())
+        scores = {d: {"chrf": run_dev_chrf, "sentences": 250} for d in ("ja-en", "en-ja")}
+        manifest["training"] = {"summary": {"chosen_weights": "last", "dev_scores": {"last": scores}}}
+        (models[name] / "kakehashi.json").write_text(json.dumps(manifest))
+    argv = [str(models["candidate"]), "--shipped", str(models["shipped"]), "--output", str(tmp_path / "gate")]
+    # The same weights translate the dev split alike, so the run dev set's +0.5 decides.
+    assert ship_gate([*argv, "--threads", "1", "--no-progress"]) == 0
+    gate = json.loads((tmp_path / "gate" / "ship_gate_candidate.json").read_text())
+    assert [(r["set"], r["sentences"]) for r in gate["rows"]][2:] == [
+        ("wikikyoto-dev ja-en", 2),
+        ("wikikyoto-dev en-ja", 2),
+    ]
+    assert gate["rows"][2]["candidate"] == gate["rows"][2]["shipped"] and gate["ship"]
+    assert "ship it" in capsys.readouterr().out
