@@ -100,6 +100,8 @@ def markdown(experiments: dict[str, Any]) -> str:
             )
             setting = f"{report['settings']['batch_tokens']:,} × {report['settings']['accumulate']} tokens, lr "
             setting += f"{report['settings']['learning_rate']}, added: {added}"
+            if report["settings"].get("cooldown_steps"):
+                setting += f", cool-down to zero over {report['settings']['cooldown_steps']} steps"
             lines.append(
                 f"| {arm} | {setting} | {report['steps']} | {report['wall_minutes']} | {report['cpu_minutes']} | {evals} |"
             )
