@@ -590,3 +590,21 @@ def test_ship_gate_translates_the_wiki_kyoto_dev_split_with_both_models(
     ]
     assert gate["rows"][2]["candidate"] == gate["rows"][2]["shipped"] and gate["ship"]
     assert "ship it" in capsys.readouterr().out
+
+
+def test_a_half_written_translation_note_means_translate_again(tmp_path: Path) -> None:
+    """Two runs sharing an output folder: one may read a note while the other writes it."""
+    from types import SimpleNamespace
+
+    from mt.bench.quality import TranslationStore
+
+    system = SimpleNamespace(spec=SimpleNamespace(name="shipped"), identity=lambda source, target: {"model": "m"})
+    testset = SimpleNamespace(name="wikikyoto-dev", pair="ja-en", sources=("寺。",), source_lang="ja", target_lang="en")
+    store = TranslationStore(tmp_path, system, testset)  # type: ignore[arg-type]
+    store.start(0)
+    store.append(["A temple."])
+    store.finish(1.5)
+    assert store.finished() == (["A temple."], 1.5)
+    assert [p.name for p in store.note.parent.iterdir() if p.suffix == ".tmp"] == []
+    store.note.write_text("", encoding="utf-8")  # what a reader saw mid-write before notes were renamed into place
+    assert store.finished() is None and store.resume() == []

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -79,8 +80,17 @@ class TranslationStore:
     def _matches(self) -> bool:
         if not self.note.is_file():
             return False
-        note = json.loads(self.note.read_text(encoding="utf-8"))
+        try:
+            note = json.loads(self.note.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return False  # gone or unreadable: translated again
         return all(note.get(k) == v for k, v in self.identity.items())
+
+    def _write_note(self, seconds: float | None) -> None:
+        # Written whole, then renamed over the old note: another run reading it never sees half a file.
+        written = self.note.with_name(f"{self.note.name}.{os.getpid()}.tmp")
+        written.write_text(json.dumps({**self.identity, "seconds": seconds}, ensure_ascii=False), encoding="utf-8")
+        written.replace(self.note)
 
     def finished(self) -> tuple[list[str], float | None] | None:
         """The kept translations and the seconds they took, when this system already translated these sources."""
@@ -98,7 +108,7 @@ class TranslationStore:
 
     def start(self, resumed: int) -> None:
         self.done.parent.mkdir(parents=True, exist_ok=True)
-        self.note.write_text(json.dumps({**self.identity, "seconds": None}, ensure_ascii=False), encoding="utf-8")
+        self._write_note(None)
         if not resumed:
             self.partial.write_text("", encoding="utf-8")
 
@@ -108,9 +118,7 @@ class TranslationStore:
 
     def finish(self, seconds: float) -> None:
         self.partial.replace(self.done)
-        self.note.write_text(
-            json.dumps({**self.identity, "seconds": round(seconds, 2)}, ensure_ascii=False), encoding="utf-8"
-        )
+        self._write_note(round(seconds, 2))
 
 
 def _one_line(text: str) -> str:
