@@ -78,7 +78,7 @@ relay: $(INSTALLED)-train
 # the run's dev set and the Wiki Kyoto dev split, pooled by sentences (prints its verdict; exit status 1, ignored
 # here, when the shipped model stays). CANDIDATE: another model directory, e.g. a cool-down branch's export.
 CANDIDATE ?= $(HOME)/.cache/kakehashi/train/kakehashi-ja-en/model
-ship-gate: $(INSTALLED)-test
+ship-gate: $(INSTALLED)-bench
 	-$(BIN)/python benchmarks/ship_gate.py $(CANDIDATE)
 
 clean:

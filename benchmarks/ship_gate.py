@@ -25,13 +25,13 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "data" / "models" / "kakehashi-ja-en"
-DEV_TESTSETS = ("wikikyoto-dev:ja-en", "wikikyoto-dev:en-ja")
 DIRECTIONS = ("ja-en", "en-ja")
+DEV_TESTSETS = tuple(f"wikikyoto-dev:{direction}" for direction in DIRECTIONS)
 
 
 def run_dev(model: Path) -> dict[str, dict[str, float]]:
     """The model's export-time scores on its run's dev set, per direction: chrF and sentences."""
-    summary = json.loads((model / "kakehashi.json").read_text())["training"]["summary"]
+    summary = json.loads((model / "kakehashi.json").read_text(encoding="utf-8"))["training"]["summary"]
     chosen = summary["dev_scores"][summary["chosen_weights"]]
     return {d: {"chrf": chosen[d]["chrf"], "sentences": chosen[d]["sentences"]} for d in DIRECTIONS}
 
@@ -111,7 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     gate = decide(run_dev(args.candidate), run_dev(args.shipped), quality, args.name)
     gate = {"candidate": str(args.candidate), "shipped": str(args.shipped)} | gate
     args.output.mkdir(parents=True, exist_ok=True)
-    (args.output / f"ship_gate_{args.name}.json").write_text(json.dumps(gate, indent=2, ensure_ascii=False) + "\n")
+    (args.output / f"ship_gate_{args.name}.json").write_text(
+        json.dumps(gate, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
     for row in gate["rows"]:
         p = "" if row["p_chrF"] is None else f"  p={row['p_chrF']:.3f}"
         print(f"{row['set']:<22} {row['sentences']:>5}  {row['candidate']:6.2f} vs {row['shipped']:6.2f}{p}")

@@ -276,6 +276,8 @@ def test_resume_keeps_or_changes_the_batches_accumulated_per_step(tmp_path: Path
     assert resumed({"max_steps": 8850}).max_steps is None
     assert resumed({"max_steps": 8850}, "--max-steps", "9000").max_steps == 9000
     assert resumed({"max_steps": 8850, "cooldown_steps": 100}).cooldown_steps is None  # a branch's, not the relay's
+    # A cool-down branch ends its steps after the checkpoint's (step 1 here: a checkpoint without history.json).
+    assert resumed({}, "--cooldown-steps", "5").max_steps == 6
 
 
 @pytest.mark.shipped

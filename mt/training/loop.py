@@ -265,7 +265,7 @@ class _Session:
                     config.warmup_steps,
                     run.rewarm_from,
                     rewarm_steps(config.accumulate),
-                    cooldown_to=config.max_steps if config.cooldown_steps else None,
+                    cooldown_to=config.max_steps,
                     cooldown=config.cooldown_steps or 0,
                 )
                 for group in self.optimizer.param_groups:
