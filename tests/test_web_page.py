@@ -72,9 +72,15 @@ def by_id(driver: Any, element_id: str) -> Any:
 
 
 def option_values(driver: Any, select_id: str) -> list[str]:
-    from selenium.webdriver.common.by import By
-
-    return [o.get_attribute("value") for o in by_id(driver, select_id).find_elements(By.TAG_NAME, "option")]
+    # One script reads every value at once: the page refills its pickers while the languages and models load, and
+    # options fetched one by one could be replaced between the reads (a stale element reference).
+    values = driver.execute_script(
+        "const select = document.getElementById(arguments[0]);"
+        "if (!select) { throw new Error('no element with id ' + arguments[0]); }"
+        "return Array.from(select.options, (option) => option.value);",
+        select_id,
+    )
+    return list(values)
 
 
 def text_content(driver: Any, element_id: str) -> str:
