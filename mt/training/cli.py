@@ -101,6 +101,8 @@ def build_config(args: argparse.Namespace) -> TrainingConfig:
         values["dev"] = args.dev
     if args.sample:
         values["sample"] = dict(_parse_sample(item) for item in args.sample)
+    if args.weight:
+        values["corpus_weights"] = {**(values.get("corpus_weights") or {}), **dict(map(_parse_weight, args.weight))}
     if args.one_direction:
         values["bidirectional"] = False
     if not values.get("train"):
@@ -123,6 +125,20 @@ def build_config(args: argparse.Namespace) -> TrainingConfig:
     if args.resume and unpack_checkpoint(Path(args.resume), work_dir, config.to_json()):
         log.info("continuing the relay checkpoint %s in %s", args.resume, work_dir)
     return config
+
+
+def _parse_weight(item: str) -> tuple[str, float]:
+    name, _, weight = item.partition("=")
+    try:
+        value = float(weight)
+    except ValueError:
+        value = -1.0
+    if not name or not 0 <= value < 1000:
+        raise InvalidRequest(
+            f"--weight takes CORPUS=W (a corpus name and its examples per epoch as a multiple of its size, "
+            f"from 0 to 1000: 0.5 for half, 2 for twice), got {item!r}"
+        )
+    return name, value
 
 
 def _parse_sample(item: str) -> tuple[str, int]:
@@ -212,6 +228,13 @@ def add_train_command(sub: Any) -> None:
         help="decoder from scratch: share of the budget for language modelling (stage 1; default 0.4)",
     )
     p.add_argument("--sample", action="append", help="CORPUS=N: use N pairs of a corpus (repeatable)")
+    p.add_argument(
+        "--weight",
+        action="append",
+        metavar="CORPUS=W",
+        help="examples of CORPUS per epoch as a multiple of its size (repeatable; 0.5: half of them, drawn anew "
+        "each epoch; 2: each twice; default 1); with --resume, from this session on, kept in the checkpoint",
+    )
     p.add_argument("--one-direction", action="store_true", help="train source→target only (default: both)")
     p.add_argument("--vocab-size", type=int, help="default 8000")
     p.add_argument("--d-model", type=int, help="default 256")

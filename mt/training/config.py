@@ -34,6 +34,10 @@ class TrainingConfig:
     pretrain_fraction: float = 0.4
     bidirectional: bool = True
     sample: dict[str, int] = field(default_factory=dict)
+    # Examples of a corpus per epoch of translation training, as a multiple of its rows (``--weight``): 0.5 draws
+    # half of them anew each epoch, 2 takes each twice; corpora not named weigh 1. Kept in the relay checkpoint,
+    # like ``added_train``, and recorded in each session's run record so that the data order replays.
+    corpus_weights: dict[str, float] = field(default_factory=dict)
     dev_holdout: int = 300
     dev_sentences: int = 250
     vocab_size: int = 8000

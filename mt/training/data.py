@@ -135,6 +135,95 @@ def added_boundaries(corpora: dict[str, Any], bidirectional: bool) -> list[int]:
     return bounds
 
 
+def example_ranges(corpora: dict[str, Any], bidirectional: bool) -> dict[str, tuple[int, int]]:
+    """(first, end) example of each corpus, in :func:`prepare_data`'s order (the run's own corpora, then the
+    added ones by number); both directions counted."""
+    per_pair = 2 if bidirectional else 1
+    own = [(name, info) for name, info in corpora.items() if not info.get("added")]
+    added = sorted(((name, info) for name, info in corpora.items() if info.get("added")), key=lambda i: i[1]["added"])
+    ranges: dict[str, tuple[int, int]] = {}
+    at = 0
+    for name, info in own + added:
+        ranges[name] = (at, at + info["pairs_used"] * per_pair)
+        at += info["pairs_used"] * per_pair
+    return ranges
+
+
+def check_corpus_weights(weights: dict[str, float], corpora: dict[str, Any]) -> None:
+    """Raises InvalidRequest unless ``weights`` name corpora of the run with weights of 0 or more, not all 0."""
+    unknown = sorted(set(weights) - set(corpora))
+    if unknown:
+        raise InvalidRequest(
+            f"--weight names {', '.join(unknown)}, not a corpus of this run; its corpora are {', '.join(corpora)}"
+        )
+    bad = {name: w for name, w in weights.items() if not (isinstance(w, (int, float)) and 0 <= w < 1000)}
+    if bad:
+        raise InvalidRequest(f"corpus weights must be numbers from 0 to 1000 (0.5: half a corpus an epoch), got {bad}")
+    if all(weights.get(name, 1.0) == 0 for name in corpora):
+        raise InvalidRequest("corpus weights of 0 for every corpus leave nothing to train on")
+
+
+def corpus_rows(config: TrainingConfig, recipe: Recipe, prepared: PreparedData) -> dict[str, tuple[int, int]]:
+    """(first, end) row of each corpus in the prepared token data.
+
+    Rows are examples less those the recipe dropped as too long, so the ranges are counted by encoding each
+    corpus's examples once (in chunks) and kept in the prepared data's description (``rows`` of each corpus).
+
+    Raises:
+        InvalidRequest: the counted rows do not add up to the prepared data's (the corpora changed on disk).
+    """
+    corpora = prepared.corpora
+    counted = not all("rows" in info for info in corpora.values())
+    if counted:
+        log.info("counting each corpus's rows in the prepared data (once)")
+        train_pairs, _, described = prepare_data(config)
+        examples = directions(train_pairs, config.bidirectional)
+        for name, (start, end) in example_ranges(described, config.bidirectional).items():
+            dropped = 0
+            for chunk in range(start, end, 20_000):
+                dropped += recipe.encode(examples[chunk : min(chunk + 20_000, end)]).get("dropped_too_long", 0)
+            corpora[name]["rows"] = end - start - dropped
+    total = len(recipe.lengths(prepared.tokens, 2))
+    if sum(info["rows"] for info in corpora.values()) != total:
+        raise InvalidRequest(
+            f"the corpora now make {sum(info['rows'] for info in corpora.values())} training rows, but the prepared "
+            f"data in {config.work_dir} has {total}: a corpus changed since it was prepared; delete "
+            f"{config.work_dir / DATA_FILE} to prepare it again"
+        )
+    if counted:
+        save_prepared(config.work_dir, corpora, prepared.dev_pairs, prepared.directions)
+    ranges: dict[str, tuple[int, int]] = {}
+    at = 0
+    for name in example_ranges(corpora, config.bidirectional):
+        ranges[name] = (at, at + corpora[name]["rows"])
+        at += corpora[name]["rows"]
+    return ranges
+
+
+def epoch_rows(
+    ranges: dict[str, tuple[int, int]], weights: dict[str, float], seed: int, epoch: int, limit: int | None = None
+) -> list[int] | None:
+    """The rows an epoch draws its batches from, when corpora are weighted: each corpus's rows ``weight`` times
+    (the whole part by repeating them, the fraction as a sample drawn anew each epoch from the seed, the epoch and
+    the corpus name). None (all rows once) without weights. ``limit``: only rows below it (a session that trained
+    on fewer added corpora)."""
+    if not weights:
+        return None
+    rows: list[int] = []
+    for name, (start, end) in ranges.items():
+        end = end if limit is None else min(end, limit)
+        if end <= start:
+            continue
+        weight = float(weights.get(name, 1.0))
+        whole, fraction = int(weight), weight - int(weight)
+        for _ in range(whole):
+            rows.extend(range(start, end))
+        if fraction:
+            rng = random.Random(f"{seed}:{epoch}:{name}")
+            rows.extend(sorted(rng.sample(range(start, end), round(fraction * (end - start)))))
+    return rows
+
+
 def directions(pairs: Sequence[ParallelPair], bidirectional: bool) -> list[ParallelPair]:
     """The examples to learn from: each pair, and its reverse when training both directions."""
     if not bidirectional:
@@ -152,9 +241,13 @@ def sample_dev(dev_pairs: Sequence[ParallelPair], config: TrainingConfig) -> lis
     return [p for pairs in dev_by_dir.values() for p in dev_rng.sample(pairs, min(len(pairs), config.dev_sentences))]
 
 
-def batches(lengths: Sequence[int], batch_tokens: int, rng: random.Random) -> list[list[int]]:
-    """Example indices grouped by length so that each batch pads to at most ``batch_tokens``, in random order."""
-    order = sorted(range(len(lengths)), key=lambda i: (lengths[i], rng.random()))
+def batches(
+    lengths: Sequence[int], batch_tokens: int, rng: random.Random, rows: Sequence[int] | None = None
+) -> list[list[int]]:
+    """Example indices grouped by length so that each batch pads to at most ``batch_tokens``, in random order.
+
+    ``rows``: the epoch's rows (:func:`epoch_rows`; a row listed twice is drawn twice); all rows by default."""
+    order = sorted(range(len(lengths)) if rows is None else rows, key=lambda i: (lengths[i], rng.random()))
     result = cut_batches(order, lengths, batch_tokens)
     rng.shuffle(result)
     return result

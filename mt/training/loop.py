@@ -27,7 +27,7 @@ from typing import Any
 from mt._corpora import ParallelPair
 from mt._errors import InvalidRequest
 from mt.training.config import PRECISIONS, RESUME_KEYS, TrainingConfig, require_torch
-from mt.training.data import PreparedData, batches, prepare, sample_dev
+from mt.training.data import PreparedData, batches, check_corpus_weights, corpus_rows, epoch_rows, prepare, sample_dev
 from mt.training.evaluation import evaluate_weights
 from mt.training.export import finish, manifest_base
 from mt.training.progress import Progress
@@ -174,6 +174,7 @@ class _Session:
     ):
         self.config, self.recipe, self.model, self.optimizer, self.run = config, recipe, model, optimizer, run
         self.prepared, self.dev_examples, self.threads = prepared, dev_examples, threads
+        self.corpus_rows = corpus_rows(config, recipe, prepared) if config.corpus_weights else {}
         self.work = config.work_dir
         self.manifest_base = manifest_base(config, prepared)
         self.stage1_seconds, self.stage1_steps = stage_budget(config, recipe)
@@ -253,7 +254,11 @@ class _Session:
                 log.info("stage 1 (language modelling) done at step %d; fine-tuning on translation", run.step)
                 run.stage, run.epoch, run.batch = 2, 0, 0
             lengths = self.recipe.lengths(tokens, run.stage)
-            order = batches(lengths, config.batch_tokens, random.Random(config.seed * 1000 + run.epoch))
+            # Corpus weights pick the rows of translation epochs (stage 2); language modelling takes them all.
+            rows = (
+                epoch_rows(self.corpus_rows, config.corpus_weights, config.seed, run.epoch) if run.stage == 2 else None
+            )
+            order = batches(lengths, config.batch_tokens, random.Random(config.seed * 1000 + run.epoch), rows)
             while run.batch < len(order) and not self.out_of_time() and not self.stage_over():
                 step_batches = order[run.batch : run.batch + config.accumulate]
                 self.optimizer.zero_grad(set_to_none=True)
@@ -354,6 +359,7 @@ def train(config: TrainingConfig, export: bool = True) -> dict[str, Any]:
     (work / "config.json").write_text(json.dumps(config.to_json(), indent=2, ensure_ascii=False))
 
     prepared = prepare(config, recipe)
+    check_corpus_weights(config.corpus_weights, prepared.corpora)
     dev_examples = sample_dev(prepared.dev_pairs, config)
     model = recipe.new_model()
     stage1_seconds, stage1_steps = stage_budget(config, recipe)

@@ -29,7 +29,7 @@ from typing import Any
 from mt._corpora import ParallelPair
 from mt._errors import KakehashiError
 from mt.training.config import TrainingConfig
-from mt.training.data import added_boundaries, batches, directions, prepare_data
+from mt.training.data import added_boundaries, batches, directions, epoch_rows, example_ranges, prepare_data
 
 
 class StepsUnknown(KakehashiError):
@@ -53,6 +53,7 @@ class Session:
     from_batch: int | None = None
     accumulate: int = 1
     added_corpora: int = 0
+    corpus_weights: tuple[tuple[str, float], ...] = ()
 
     def describe(self) -> str:
         steps = f"steps {self.from_step + 1}-{self.to_step} with batches of {self.batch_tokens} tokens"
@@ -60,6 +61,8 @@ class Session:
             steps += f", {self.accumulate} batches a step"
         if self.added_corpora:
             steps += f", {self.added_corpora} added corpora"
+        if self.corpus_weights:
+            steps += ", corpora weighted " + ", ".join(f"{name} {weight:g}" for name, weight in self.corpus_weights)
         return steps
 
 
@@ -88,6 +91,9 @@ def session_chain(runs: Sequence[Mapping[str, Any]], last_step: int) -> list[Ses
             for k in ("seed", "from_epoch", "from_batch", "accumulate", "added_corpora")
             if isinstance(record.get(k), int)
         }
+        weights = record.get("corpus_weights")
+        if isinstance(weights, dict) and weights:
+            optional["corpus_weights"] = tuple(sorted((str(k), float(v)) for k, v in weights.items()))
         if optional.get("accumulate", 1) < 1:
             raise StepsUnknown(f"training session {number} records {optional['accumulate']} batches per step")
         session = Session(int(record["from_step"]), int(record["to_step"]), int(record["batch_tokens"]), **optional)
@@ -114,12 +120,14 @@ def replay_steps(
     seed: int,
     last_step: int,
     rows_with_added: Sequence[int] | None = None,
+    corpus_rows: dict[str, tuple[int, int]] | None = None,
 ) -> Iterator[list[int]]:
     """The rows (indices into the run's token data) of each step ``1 .. last_step``, in step order.
 
     ``rows_with_added[k]``: how many rows the run's data had with its first ``k`` added corpora (the rows of
     added corpora follow the run's own); a session that trained on ``k`` of them drew from those rows only.
-    Without it, every session drew from all ``lengths``.
+    Without it, every session drew from all ``lengths``. ``corpus_rows``: the (first, end) row of each corpus,
+    needed to replay sessions that weighted corpora (:func:`mt.training.data.epoch_rows`).
 
     Follows the loop exactly: each session cuts the current epoch's order with its own ``batch_tokens`` (and
     seed, where recorded) and continues at the batch position where the session before it stopped; each step
@@ -135,7 +143,7 @@ def replay_steps(
             raise StepsUnknown("the run has no training examples, yet records training steps")
         return
     epoch, position, step = 0, 0, 0
-    cut: dict[tuple[int, int, int, int], list[list[int]]] = {}
+    cut: dict[tuple[int, int, int, int, tuple[tuple[str, float], ...]], list[list[int]]] = {}
     for number, session in enumerate(chain, 1):
         recorded = (session.from_epoch, session.from_batch)
         if None not in recorded and recorded != (epoch, position):
@@ -153,12 +161,16 @@ def replay_steps(
                     f"settings name {len(rows_with_added) - 1}"
                 )
             rows = rows_with_added[session.added_corpora]
+        if session.corpus_weights and corpus_rows is None:
+            raise StepsUnknown(f"training session {number} weighted corpora, but their rows were not given")
         end = min(session.to_step, last_step)
         while step < end:
-            key = (epoch, session.batch_tokens, session_seed, rows)
+            key = (epoch, session.batch_tokens, session_seed, rows, session.corpus_weights)
             if key not in cut:
                 cut.clear()  # one epoch's order at a time: epochs are visited in increasing order
-                cut[key] = batches(lengths[:rows], session.batch_tokens, random.Random(session_seed * 1000 + epoch))
+                picked = epoch_rows(corpus_rows or {}, dict(session.corpus_weights), session_seed, epoch, rows)
+                rng = random.Random(session_seed * 1000 + epoch)
+                cut[key] = batches(lengths[:rows], session.batch_tokens, rng, picked)
             order = cut[key]
             if position >= len(order):
                 epoch, position = epoch + 1, 0
@@ -291,7 +303,12 @@ def training_order(
     pair_of_row = np.asarray(rows, dtype=np.int64) // per_pair
     # Rows are examples less those dropped as too long, in order: count the rows before each boundary.
     rows_with_added = np.searchsorted(np.asarray(rows, dtype=np.int64), added_boundaries(corpora, config.bidirectional))
-    replayed = replay_steps(lengths, chain, config.seed, last_step, [int(n) for n in rows_with_added])
+    row_of = np.asarray(rows, dtype=np.int64)
+    corpus_rows = {
+        name: (int(np.searchsorted(row_of, start)), int(np.searchsorted(row_of, end)))
+        for name, (start, end) in example_ranges(corpora, config.bidirectional).items()
+    }
+    replayed = replay_steps(lengths, chain, config.seed, last_step, [int(n) for n in rows_with_added], corpus_rows)
     held = [np.asarray(batch, dtype=np.int64) for batch in replayed]
     numbers = pair_of_row[np.concatenate(held)] if held else np.zeros(0, dtype=np.int64)
     steps = np.repeat(np.arange(1, len(held) + 1, dtype=np.int64), [len(b) for b in held])

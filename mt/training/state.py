@@ -81,6 +81,8 @@ def new_run_record(config: TrainingConfig, run: RunState) -> dict[str, Any]:
     }
     if config.added_train:
         record["added_corpora"] = len(config.added_train)
+    if config.corpus_weights:
+        record["corpus_weights"] = dict(config.corpus_weights)
     if config.cooldown_steps:
         record.update(cooldown_to=config.max_steps, cooldown_steps=config.cooldown_steps)
     return record
