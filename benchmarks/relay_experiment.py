@@ -49,7 +49,16 @@ def arm_report(run: dict[str, Any], since: int, settings: dict[str, Any]) -> dic
         for e in run.get("history", [])
         if e["step"] > since
     ]
-    keys = ("threads", "batch_tokens", "accumulate", "learning_rate", "added_corpora", "moments", "cooldown_steps")
+    keys = (
+        "threads",
+        "batch_tokens",
+        "accumulate",
+        "learning_rate",
+        "added_corpora",
+        "moments",
+        "cooldown_steps",
+        "corpus_weights",
+    )
     return {
         "settings": {k: sessions[0].get(k) for k in keys} | {"added_train": settings.get("added_train", [])},
         "steps": run["step"] - since,
@@ -102,6 +111,9 @@ def markdown(experiments: dict[str, Any]) -> str:
             setting += f"{report['settings']['learning_rate']}, added: {added}"
             if report["settings"].get("cooldown_steps"):
                 setting += f", cool-down to zero over {report['settings']['cooldown_steps']} steps"
+            if report["settings"].get("corpus_weights"):
+                weights = report["settings"]["corpus_weights"].items()
+                setting += ", corpora weighted " + ", ".join(f"{corpus} ×{weight:g}" for corpus, weight in weights)
             lines.append(
                 f"| {arm} | {setting} | {report['steps']} | {report['wall_minutes']} | {report['cpu_minutes']} | {evals} |"
             )

@@ -486,6 +486,7 @@ def test_relay_experiment_reports_each_arm_from_the_common_step(monkeypatch: pyt
                 "accumulate": 4,
                 "learning_rate": 3e-4,
                 "added_corpora": 1,
+                "corpus_weights": {"wikikyoto": 0.5},
             },
         ],
         "history": [evaluation(90, 45, 30.0), evaluation(130, 65, 31.0), evaluation(160, 80, 31.5)],
@@ -523,6 +524,7 @@ def test_relay_experiment_reports_each_arm_from_the_common_step(monkeypatch: pyt
         {"lexicon": {"since": 100, "date": "2026-12-07", "note": "n", "arms": {"lexicon": arm}, "tests": tests}}
     )
     assert "kyotolexicon.train.tsv.gz" in text and "| 15: 31.0 (41.0 / 21.0); 30: 31.5 (41.5 / 21.5) |" in text
+    assert "corpora weighted wikikyoto ×0.5" in text
 
 
 def test_ship_gate_pools_the_run_dev_and_the_wiki_kyoto_dev_split_by_sentences(
