@@ -50,6 +50,8 @@ def run_rows(history: dict[str, Any], summary: dict[str, Any]) -> list[dict[str,
                 # moments came (full, factored from a small checkpoint, none: re-warmed); absent in older records.
                 "added_corpora": record.get("added_corpora", 0),
                 "moments": record.get("moments"),
+                # Corpus weights of the run (--weight CORPUS=W: examples per epoch as a multiple of the corpus).
+                "corpus_weights": record.get("corpus_weights") or {},
                 # Exports' own evaluations were not kept in the history before step 8,327: the last one made
                 # during the run stands for it.
                 "last_dev_evaluation": {"step": within[-1][0], "mean_chrf": within[-1][1]} if within else None,

@@ -116,6 +116,7 @@ def training_section(name: str, data: dict[str, Any]) -> list[str]:
             "tokens/step",
             "lr",
             "added corpora",
+            "corpus weights",
             "moments",
             "steps",
             "wall min",
@@ -134,6 +135,7 @@ def training_section(name: str, data: dict[str, Any]) -> list[str]:
                     batch,
                     r["learning_rate"],
                     r.get("added_corpora", 0),
+                    ", ".join(f"{c} ×{w:g}" for c, w in (r.get("corpus_weights") or {}).items()) or "—",
                     r.get("moments") or "not recorded",
                     r["steps"],
                     r["wall_minutes"],
@@ -253,7 +255,7 @@ def main() -> None:
 
 # The reports that carry their own explanation: a link and what each measures.
 OTHER_REPORTS = (
-    ("quality_relay.md", "the relay's default (step 9,240) against the one before it (step 8,520), paired bootstrap"),
+    ("quality_relay.md", "the relay's default (step 9,401) against the one before it (step 9,240), paired bootstrap"),
     ("references.json", "source references: index build, load, search latency, memory, retrieval accuracy"),
     ("glossary.json", "glossaries: term accuracy with and without placeholders"),
     ("documents.json", "`translate-file`: segments/s, parse and render overhead, deduplication"),
