@@ -128,15 +128,17 @@ def build_config(args: argparse.Namespace) -> TrainingConfig:
 
 
 def _parse_weight(item: str) -> tuple[str, float]:
+    from mt.training.data import MAX_CORPUS_WEIGHT
+
     name, _, weight = item.partition("=")
     try:
         value = float(weight)
     except ValueError:
         value = -1.0
-    if not name or not 0 <= value < 1000:
+    if not name or not 0 <= value < MAX_CORPUS_WEIGHT:
         raise InvalidRequest(
             f"--weight takes CORPUS=W (a corpus name and its examples per epoch as a multiple of its size, "
-            f"from 0 to 1000: 0.5 for half, 2 for twice), got {item!r}"
+            f"from 0 to {MAX_CORPUS_WEIGHT}: 0.5 for half, 2 for twice), got {item!r}"
         )
     return name, value
 

@@ -123,30 +123,39 @@ def _added_corpus(
     return pairs, description
 
 
-def added_boundaries(corpora: dict[str, Any], bidirectional: bool) -> list[int]:
-    """How many training examples the run's own corpora and each prefix of its added corpora make:
-    ``[own, own + first added, …]`` (examples in :func:`prepare_data`'s order, both directions counted)."""
-    per_pair = 2 if bidirectional else 1
-    own = sum(info["pairs_used"] for info in corpora.values() if not info.get("added"))
-    added = sorted((info["added"], info["pairs_used"]) for info in corpora.values() if info.get("added"))
-    bounds = [own * per_pair]
-    for _, used in added:
-        bounds.append(bounds[-1] + used * per_pair)
-    return bounds
+def _in_run_order(corpora: dict[str, Any]) -> list[str]:
+    """The corpus names in :func:`prepare_data`'s order: the run's own corpora, then the added ones by number."""
+    own = [name for name, info in corpora.items() if not info.get("added")]
+    return own + sorted((name for name in corpora if corpora[name].get("added")), key=lambda n: corpora[n]["added"])
+
+
+def _consecutive(sizes: dict[str, int]) -> dict[str, tuple[int, int]]:
+    """(first, end) of each part when parts of these sizes follow one another in this order."""
+    ranges: dict[str, tuple[int, int]] = {}
+    at = 0
+    for name, size in sizes.items():
+        ranges[name] = (at, at + size)
+        at += size
+    return ranges
 
 
 def example_ranges(corpora: dict[str, Any], bidirectional: bool) -> dict[str, tuple[int, int]]:
     """(first, end) example of each corpus, in :func:`prepare_data`'s order (the run's own corpora, then the
     added ones by number); both directions counted."""
     per_pair = 2 if bidirectional else 1
-    own = [(name, info) for name, info in corpora.items() if not info.get("added")]
-    added = sorted(((name, info) for name, info in corpora.items() if info.get("added")), key=lambda i: i[1]["added"])
-    ranges: dict[str, tuple[int, int]] = {}
-    at = 0
-    for name, info in own + added:
-        ranges[name] = (at, at + info["pairs_used"] * per_pair)
-        at += info["pairs_used"] * per_pair
-    return ranges
+    return _consecutive({name: corpora[name]["pairs_used"] * per_pair for name in _in_run_order(corpora)})
+
+
+def added_boundaries(corpora: dict[str, Any], bidirectional: bool) -> list[int]:
+    """How many training examples the run's own corpora and each prefix of its added corpora make:
+    ``[own, own + first added, …]`` (examples in :func:`prepare_data`'s order, both directions counted)."""
+    ranges = example_ranges(corpora, bidirectional)
+    own = max((end for name, (_, end) in ranges.items() if not corpora[name].get("added")), default=0)
+    return [own] + [end for name, (_, end) in ranges.items() if corpora[name].get("added")]
+
+
+# The largest corpus weight accepted (--weight CORPUS=W): a corpus repeated more often than this is a mistake.
+MAX_CORPUS_WEIGHT = 1000
 
 
 def check_corpus_weights(weights: dict[str, float], corpora: dict[str, Any]) -> None:
@@ -156,9 +165,11 @@ def check_corpus_weights(weights: dict[str, float], corpora: dict[str, Any]) -> 
         raise InvalidRequest(
             f"--weight names {', '.join(unknown)}, not a corpus of this run; its corpora are {', '.join(corpora)}"
         )
-    bad = {name: w for name, w in weights.items() if not (isinstance(w, (int, float)) and 0 <= w < 1000)}
+    bad = {name: w for name, w in weights.items() if not (isinstance(w, (int, float)) and 0 <= w < MAX_CORPUS_WEIGHT)}
     if bad:
-        raise InvalidRequest(f"corpus weights must be numbers from 0 to 1000 (0.5: half a corpus an epoch), got {bad}")
+        raise InvalidRequest(
+            f"corpus weights must be numbers from 0 to {MAX_CORPUS_WEIGHT} (0.5: half a corpus an epoch), got {bad}"
+        )
     if all(weights.get(name, 1.0) == 0 for name in corpora):
         raise InvalidRequest("corpus weights of 0 for every corpus leave nothing to train on")
 
@@ -192,12 +203,7 @@ def corpus_rows(config: TrainingConfig, recipe: Recipe, prepared: PreparedData) 
         )
     if counted:
         save_prepared(config.work_dir, corpora, prepared.dev_pairs, prepared.directions)
-    ranges: dict[str, tuple[int, int]] = {}
-    at = 0
-    for name in example_ranges(corpora, config.bidirectional):
-        ranges[name] = (at, at + corpora[name]["rows"])
-        at += corpora[name]["rows"]
-    return ranges
+    return _consecutive({name: corpora[name]["rows"] for name in _in_run_order(corpora)})
 
 
 def epoch_rows(

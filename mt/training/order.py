@@ -300,12 +300,12 @@ def training_order(
     import numpy as np
 
     per_pair = 2 if config.bidirectional else 1
-    pair_of_row = np.asarray(rows, dtype=np.int64) // per_pair
+    example_of_row = np.asarray(rows, dtype=np.int64)
+    pair_of_row = example_of_row // per_pair
     # Rows are examples less those dropped as too long, in order: count the rows before each boundary.
-    rows_with_added = np.searchsorted(np.asarray(rows, dtype=np.int64), added_boundaries(corpora, config.bidirectional))
-    row_of = np.asarray(rows, dtype=np.int64)
+    rows_with_added = np.searchsorted(example_of_row, added_boundaries(corpora, config.bidirectional))
     corpus_rows = {
-        name: (int(np.searchsorted(row_of, start)), int(np.searchsorted(row_of, end)))
+        name: (int(np.searchsorted(example_of_row, start)), int(np.searchsorted(example_of_row, end)))
         for name, (start, end) in example_ranges(corpora, config.bidirectional).items()
     }
     replayed = replay_steps(lengths, chain, config.seed, last_step, [int(n) for n in rows_with_added], corpus_rows)
