@@ -409,17 +409,27 @@ def _training_steps(
             added_train=[resolve_spec(s, data_dir) for s in run_config.added_train],
             dev=[resolve_spec(s, data_dir) for s in run_config.dev],
         )
-        last_step = int(summary.get("steps") or 0)
+        run_steps = int(summary.get("steps") or 0)
+        # The weights may be an earlier snapshot (the best-scoring one) or an average of snapshots: the steps
+        # after the last one that shaped them are not cited. Manifests from before ``weights_step`` lack it.
+        last_step = int(summary.get("weights_step") or run_steps)
         order = training_order(run_config, summary.get("runs") or [], last_step, model_dir)
     except StepsUnknown as exc:
         return {}, {"known": False, "reason": str(exc)}
     chosen = str(summary.get("chosen_weights", "last"))
     note = f"steps 1-{last_step} of the run, replayed session by session"
-    if chosen == "best":
+    if last_step < run_steps:
+        shaped_by = "average of snapshots up to" if chosen.startswith("average_of_") else "best-scoring snapshot, from"
+        note += (
+            f"; the model's weights are the run's {shaped_by} step {last_step}, so the run's later steps "
+            f"{last_step + 1}-{run_steps} did not shape them and are not cited"
+        )
+    elif chosen == "best" and "weights_step" not in summary:
         note += "; the model's weights are the run's best-scoring snapshot, so later steps did not shape them"
     return order.steps_by_pair(), {
         "known": True,
         "last_step": last_step,
+        "run_steps": run_steps,
         "sessions": [s.describe() for s in order.sessions],
         "chosen_weights": chosen,
         "note": note,

@@ -118,6 +118,42 @@ def test_index_records_exactly_the_steps_whose_batches_held_each_pair(trained: T
 
 @pytest.mark.integration
 @pytest.mark.slow
+def test_the_index_cites_no_step_after_the_last_that_shaped_the_weights(trained: TrainedRun) -> None:
+    """Weights chosen from an earlier snapshot (the best-scoring one at step 30 of 40) were not shaped by steps
+    31-40: the index replays the order only up to the weights' step, and says so."""
+    pytest.importorskip("bm25s")
+    from mt._references import ReferenceIndex, build_index
+
+    summary = Manifest.load(trained.tmp / "work-model").training["summary"]
+    # Without dev evaluations the only candidate is the last weights, shaped by every step.
+    assert (summary["chosen_weights"], summary["weights_step"], summary["steps"]) == ("last", 40, 40)
+
+    model = trained.tmp / "best-model"
+    shutil.rmtree(model, ignore_errors=True)
+    shutil.copytree(trained.tmp / "work-model", model, ignore=shutil.ignore_patterns("index"))
+    manifest = Manifest.load(model)
+    manifest.training["summary"] = {**summary, "chosen_weights": "best", "weights_step": 30}
+    manifest.save(model)
+    index = ReferenceIndex.load(
+        build_index(model, manifest, trained.tmp, output=model / "index", progress=False), manifest
+    )
+    steps = index.meta["steps"]
+    assert (steps["last_step"], steps["run_steps"]) == (30, 40)
+    assert "best-scoring snapshot, from step 30, so the run's later steps 31-40 did not shape them" in steps["note"]
+    expected = {pair: [s for s in found if s <= 30] for pair, found in _expected_steps(trained).items()}
+    cited = 0
+    for position in range(len(index)):
+        ref = index.record(position, "ja")
+        if ref.in_training and expected[ref.id]:
+            assert list(ref.steps) == expected[ref.id], ref.id
+            cited += 1
+        elif ref.in_training:  # seen only after step 30
+            assert ref.times_seen == 0 and "no batch up to step 30" in str(ref.steps)
+    assert cited and any(max(found) > 30 for found in _expected_steps(trained).values() if found)
+
+
+@pytest.mark.integration
+@pytest.mark.slow
 def test_the_work_directory_replays_the_same_order(trained: TrainedRun) -> None:
     order = order_of_directory(trained.tmp / "work")
     assert order.last_step == 40

@@ -14,7 +14,7 @@ from mt.training.config import TrainingConfig, require_torch
 from mt.training.data import PreparedData
 from mt.training.evaluation import convert_checkpoint, evaluate_weights
 from mt.training.recipes import Recipe
-from mt.training.state import STATE_FILE, RunState, update_run_state
+from mt.training.state import STATE_FILE, RunState, snapshot_step, update_run_state
 
 
 def manifest_base(config: TrainingConfig, prepared: PreparedData) -> dict[str, Any]:
@@ -57,11 +57,15 @@ def finish(
     base = manifest_base(config, prepared)
     # A copy: loading the other candidates into the model would otherwise overwrite the last weights.
     candidates: dict[str, dict[str, Any]] = {"last": {k: v.detach().clone() for k, v in model.state_dict().items()}}
-    if (work / "best.pt").exists():
+    # The last step that shaped each candidate's weights: the source references cite no step after it.
+    weights_steps = {"last": run.step}
+    if (work / "best.pt").exists() and run.best is not None:
         candidates["best"] = torch.load(work / "best.pt", map_location="cpu", weights_only=True)
+        weights_steps["best"] = int(run.best["step"])
     snapshots = [work / name for name in run.checkpoints if (work / name).exists()]
     if len(snapshots) >= 2:
         candidates[f"average_of_{len(snapshots)}"] = average_state_dicts(snapshots)
+        weights_steps[f"average_of_{len(snapshots)}"] = max(snapshot_step(path) for path in snapshots)
     results: dict[str, dict[str, Any]] = {}
     model.eval()
     for label, weights in candidates.items():
@@ -85,6 +89,7 @@ def finish(
         "epochs": round(run.epoch_fraction if run.epoch_fraction is not None else run.epoch, 2),
         "minutes": round(run.elapsed / 60, 1),
         "chosen_weights": chosen,
+        "weights_step": weights_steps[chosen],
         "dev_scores": results,
         "examples_too_long_dropped": prepared.tokens.get("dropped_too_long", 0),
         "runs": run.runs,

@@ -32,7 +32,16 @@ from mt.training.evaluation import evaluate_weights
 from mt.training.export import finish, manifest_base
 from mt.training.progress import Progress
 from mt.training.recipes import Recipe, make_recipe
-from mt.training.state import STATE_FILE, RunState, cpu_weights, load_state, new_run_record, save_state
+from mt.training.state import (
+    SNAPSHOT_GLOB,
+    STATE_FILE,
+    RunState,
+    cpu_weights,
+    load_state,
+    new_run_record,
+    save_state,
+    snapshot_name,
+)
 from mt.training.storage import is_prepared
 
 log = logging.getLogger("kakehashi.train")
@@ -219,10 +228,10 @@ class _Session:
     def snapshot(self) -> None:
         """Keep the current weights among the last ``average_last`` snapshots (averaged at export)."""
         torch = require_torch()
-        path = self.work / f"weights-step{self.run.step}.pt"
+        path = self.work / snapshot_name(self.run.step)
         torch.save(cpu_weights(self.model), path)
         self.run.checkpoints = (self.run.checkpoints + [path.name])[-self.config.average_last :]
-        for old in self.work.glob("weights-step*.pt"):
+        for old in self.work.glob(SNAPSHOT_GLOB):
             if old.name not in self.run.checkpoints:
                 old.unlink()
 

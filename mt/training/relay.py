@@ -30,7 +30,7 @@ from typing import Any
 
 from mt._errors import InvalidRequest
 from mt.training.config import RESUME_KEYS, require_torch
-from mt.training.state import STATE_FILE
+from mt.training.state import SNAPSHOT_GLOB, STATE_FILE
 from mt.training.storage import DATA_FILE, PREPARED_FILE
 
 VOCABULARY_PATHS = ("spm.model", "spm.vocab", "tokenizer")
@@ -232,7 +232,7 @@ def unpack_checkpoint(checkpoint: Path, work: Path, config: dict[str, Any]) -> b
         if same and local["run"]["step"] >= state["run"]["step"]:
             return False
     work.mkdir(parents=True, exist_ok=True)
-    stale_files = [STATE_FILE, "best.pt", *(p.name for p in work.glob("weights-step*.pt"))]
+    stale_files = [STATE_FILE, "best.pt", *(p.name for p in work.glob(SNAPSHOT_GLOB))]
     if here is not None and any(here.get(k) != config.get(k) for k in DATA_KEYS):
         stale_files += [DATA_FILE, PREPARED_FILE]  # prepared from other corpora or settings
     for stale in stale_files:

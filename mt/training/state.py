@@ -18,6 +18,7 @@ from mt._errors import InvalidRequest
 from mt.training.config import TrainingConfig, require_torch
 
 STATE_FILE = "state.pt"
+SNAPSHOT_GLOB = "weights-step*.pt"  # the weights snapshots of a work directory (averaged at export)
 _OPTIONAL = ("epoch_fraction", "rewarm_from")
 
 
@@ -158,3 +159,13 @@ def load_state(path: Path) -> SavedState:
         torch_rng=saved["torch_rng"],
         moments=str(saved.get("moments", "full")) if (saved.get("optimizer") or {}).get("state") else "none",
     )
+
+
+def snapshot_name(step: int) -> str:
+    """The file name of the weights snapshot taken at a training step."""
+    return f"weights-step{step}.pt"
+
+
+def snapshot_step(path: Path) -> int:
+    """The training step of a weights snapshot, from its file name (see :func:`snapshot_name`)."""
+    return int(path.stem.removeprefix("weights-step"))
