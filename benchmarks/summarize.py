@@ -176,10 +176,12 @@ def goals_section() -> list[str]:
     for test_set, floor in (("tatoeba-test", 25), ("wikikyoto-test", 15)):
         goal(f"default ja→en BLEU, {test_set}", _score(default, "int8", f"{test_set}:ja-en", "bleu"), "≥", floor)
         goal(f"default en→ja chrF, {test_set}", _score(default, "int8", f"{test_set}:en-ja", "chrf"), "≥", 25)
+    # The int8 − float32 gap of the model shipped now where the relay's report has its float32 twin.
+    with_twin = default if any(r["system"] == "float32" for r in (default or {}).get("results", [])) else quality
     gaps = [
-        abs((_score(quality, "float32", r["testset"], "bleu") or 0) - r["score"]["bleu"])
-        for r in (quality or {}).get("results", [])
-        if r["system"] == "int8"
+        abs(twin - r["score"]["bleu"])
+        for r in (with_twin or {}).get("results", [])
+        if r["system"] == "int8" and (twin := _score(with_twin, "float32", r["testset"], "bleu")) is not None
     ]
     goal("largest int8 − float32 BLEU gap", max(gaps) if gaps else None, "≤", 0.5)
     mt, dec = (
@@ -255,7 +257,10 @@ def main() -> None:
 
 # The reports that carry their own explanation: a link and what each measures.
 OTHER_REPORTS = (
-    ("quality_relay.md", "the relay's default (step 9,401) against the one before it (step 9,240), paired bootstrap"),
+    (
+        "quality_relay.md",
+        "the relay's default (step 9,565) against its float32 twin and the one before it (step 9,401), paired bootstrap",
+    ),
     ("references.json", "source references: index build, load, search latency, memory, retrieval accuracy"),
     ("glossary.json", "glossaries: term accuracy with and without placeholders"),
     ("documents.json", "`translate-file`: segments/s, parse and render overhead, deduplication"),
