@@ -115,6 +115,25 @@ def test_wikikyoto_titles_are_the_article_names_of_the_dev_and_test_splits(tmp_p
     assert resolve("wikikyoto-dev:ja-en", {"KAKEHASHI_DATA_DIR": str(tmp_path)}).total == 2
 
 
+def test_the_tatoeba_gate_takes_every_12th_pair_after_those_the_reports_read(tmp_path: Path) -> None:
+    from mt.bench.testsets import TestSetError
+
+    folder = tmp_path / "testsets" / "tatoeba-test"
+    folder.mkdir(parents=True)
+    environ = {"KAKEHASHI_DATA_DIR": str(tmp_path)}
+    for count in (1025, 1000):
+        for lang in ("ja", "en"):
+            text = "".join(f"{lang}{i}\n" for i in range(count))
+            (folder / f"tatoeba-test-v2021-08-07.eng-jpn.{lang}").write_text(text, encoding="utf-8")
+        if count > 1000:
+            gate = resolve("tatoeba-gate:ja-en", environ)
+            assert (gate.sources, gate.references) == (("ja1000", "ja1012", "ja1024"), ("en1000", "en1012", "en1024"))
+            reported = set(resolve("tatoeba-test:ja-en", environ, limit=1000).sources)
+            assert not reported & set(gate.sources)
+    with pytest.raises(TestSetError, match="after the first 1,000 of .*, which has only 1,000"):
+        resolve("tatoeba-gate:en-ja", environ)
+
+
 def test_testset_registry_by_name_and_direction(tmp_path: Path) -> None:
     environ = {"KAKEHASHI_DATA_DIR": str(_fake_data_dir(tmp_path / "data"))}
     wmt = resolve("wmt23:en-ja", environ, limit=2)
@@ -527,7 +546,7 @@ def test_relay_experiment_reports_each_arm_from_the_common_step(monkeypatch: pyt
     assert "corpora weighted wikikyoto ×0.5" in text
 
 
-def test_ship_gate_pools_the_run_dev_and_the_wiki_kyoto_dev_split_by_sentences(
+def test_ship_gate_pools_the_run_dev_wiki_kyoto_dev_and_tatoeba_gate_by_sentences(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent.parent / "benchmarks"))
@@ -539,29 +558,39 @@ def test_ship_gate_pools_the_run_dev_and_the_wiki_kyoto_dev_split_by_sentences(
     def quality(candidate: float, shipped: float) -> dict[str, Any]:
         return {
             "results": [
-                {"system": system, "testset": f"wikikyoto-dev:{pair}", "sentences": 1000, "score": {"chrf": chrf}}
+                {"system": system, "testset": testset, "sentences": 1000, "score": {"chrf": chrf}}
                 | ({"comparison": {"chrF2": {"p_value": 0.04}}} if system == "candidate" else {})
-                for pair in ("ja-en", "en-ja")
+                for testset in (
+                    "wikikyoto-dev:ja-en",
+                    "wikikyoto-dev:en-ja",
+                    "tatoeba-gate:ja-en",
+                    "tatoeba-gate:en-ja",
+                )
                 for system, chrf in (("candidate", candidate), ("shipped", shipped))
             ]
         }
 
-    # +1.0 chrF on the small run dev set does not outweigh -0.3 on four times as many Wiki Kyoto sentences ...
+    # +1.0 chrF on the small run dev set does not outweigh -0.3 on eight times as many Wiki Kyoto and Tatoeba
+    # sentences ...
     kept = decide(run_dev(44.0, 24.0), run_dev(43.0, 23.0), quality(44.7, 45.0))
-    assert kept["pooled_chrf_gain"] == pytest.approx((2 * 250 * 1.0 - 2 * 1000 * 0.3) / 2500) and not kept["ship"]
+    assert (
+        kept["pooled_chrf_gain"] == pytest.approx((2 * 250 * 1.0 - 4 * 1000 * 0.3) / 4500, abs=1e-3)
+        and not kept["ship"]
+    )
     assert [r["set"] for r in kept["rows"]][::3] == ["run dev ja-en", "wikikyoto-dev en-ja"]
+    assert [r["set"] for r in kept["rows"]][4:] == ["tatoeba-gate ja-en", "tatoeba-gate en-ja"]
     assert kept["rows"][2]["p_chrF"] == 0.04 and kept["rows"][0]["p_chrF"] is None
-    # ... -0.2 does (the candidate named as in a report of several candidates).
-    renamed = json.loads(json.dumps(quality(44.8, 45.0)).replace('"candidate"', '"cooldown"'))
+    # ... -0.1 does (the candidate named as in a report of several candidates).
+    renamed = json.loads(json.dumps(quality(44.9, 45.0)).replace('"candidate"', '"cooldown"'))
     assert decide(run_dev(44.0, 24.0), run_dev(43.0, 23.0), renamed, "cooldown")["ship"]
     with pytest.raises(SystemExit, match="different run dev sets"):
-        decide(run_dev(44.0, 24.0, 300), run_dev(43.0, 23.0), quality(44.8, 45.0))
+        decide(run_dev(44.0, 24.0, 300), run_dev(43.0, 23.0), quality(44.9, 45.0))
     with pytest.raises(SystemExit, match="no scores of both systems on wikikyoto-dev:ja-en"):
         decide(run_dev(44.0, 24.0), run_dev(43.0, 23.0), {"results": []})
 
 
 @pytest.mark.integration
-def test_ship_gate_translates_the_wiki_kyoto_dev_split_with_both_models(
+def test_ship_gate_translates_its_dev_sets_with_both_models(
     tiny_models: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
     import shutil
@@ -574,6 +603,11 @@ def test_ship_gate_translates_the_wiki_kyoto_dev_split_with_both_models(
     (kyoto / "wikikyoto.dev.tsv").write_text(
         "id\tja\ten\nBDS1:s1\t寺である。\tIt is a temple.\nBDS1:s2\t京都の寺。\tA temple in Kyoto.\n", encoding="utf-8"
     )
+    tatoeba = tmp_path / "data" / "testsets" / "tatoeba-test"
+    tatoeba.mkdir(parents=True)
+    # 1,013 pairs: the reports' first 1,000, then the gate's every 12th (pairs 1,000 and 1,012).
+    for lang, line in (("ja", "寺です。"), ("en", "It is a temple.")):
+        (tatoeba / f"tatoeba-test-v2021-08-07.eng-jpn.{lang}").write_text(f"{line}\n" * 1013, encoding="utf-8")
     monkeypatch.setenv("KAKEHASHI_DATA_DIR", str(tmp_path / "data"))
     models = {}
     for name, run_dev_chrf in (("shipped", 30.0), ("candidate", 30.5)):
@@ -589,6 +623,8 @@ def test_ship_gate_translates_the_wiki_kyoto_dev_split_with_both_models(
     assert [(r["set"], r["sentences"]) for r in gate["rows"]][2:] == [
         ("wikikyoto-dev ja-en", 2),
         ("wikikyoto-dev en-ja", 2),
+        ("tatoeba-gate ja-en", 2),
+        ("tatoeba-gate en-ja", 2),
     ]
     assert gate["rows"][2]["candidate"] == gate["rows"][2]["shipped"] and gate["ship"]
     assert "ship it" in capsys.readouterr().out

@@ -142,6 +142,28 @@ def _wmt(folder: str, stem: str) -> Loader:
     return load
 
 
+# The ship gate's Tatoeba pairs: every TATOEBA_GATE_STRIDE-th pair of Tatoeba-test after its first
+# TATOEBA_REPORTED, which the quality reports read (``--limit 1000``). The file comes in long runs sorted by their
+# English side (5,000-6,000: all "I …"), so a stride spreads the gate over the whole set where a slice would not.
+TATOEBA_REPORTED = 1000
+TATOEBA_GATE_STRIDE = 12
+
+
+def _strided(load: Loader, name: str, skip: int, stride: int) -> Loader:
+    """Every ``stride``-th pair of a set after its first ``skip`` (a slice kept apart from reports)."""
+
+    def sliced(root: Path, source: str, target: str) -> tuple[list[str], list[str], tuple[Path, ...]]:
+        sources, references, paths = load(root, source, target)
+        if len(sources) <= skip:
+            raise TestSetError(
+                f"test set {name} takes pairs after the first {skip:,} of {paths[0]}, which has only "
+                f"{len(sources):,}; the data directory is incomplete (see SOURCES.md)"
+            )
+        return sources[skip::stride], references[skip::stride], paths
+
+    return sliced
+
+
 def _wikikyoto(split: str, titles_only: bool = False) -> Loader:
     """The ``split`` (``dev+test``: both) of Wiki Kyoto; ``titles_only``: only the articles' titles."""
 
@@ -187,6 +209,19 @@ def registry() -> dict[str, TestSetInfo]:
             "CC-BY-2.0-FR (Tatoeba)",
             (("ja", "en"), ("en", "ja")),
             _multiway("tatoeba-test", "tatoeba-test-v2021-08-07.eng-jpn", {"ja": "ja", "en": "en"}),
+        ),
+        TestSetInfo(
+            "tatoeba-gate",
+            f"every {TATOEBA_GATE_STRIDE}th pair of Tatoeba-test after its first {TATOEBA_REPORTED:,}, for the relay's "
+            f"ship gate (model choice): apart from reports of tatoeba-test with --limit {TATOEBA_REPORTED}",
+            "CC-BY-2.0-FR (Tatoeba)",
+            (("ja", "en"), ("en", "ja")),
+            _strided(
+                _multiway("tatoeba-test", "tatoeba-test-v2021-08-07.eng-jpn", {"ja": "ja", "en": "en"}),
+                "tatoeba-gate",
+                TATOEBA_REPORTED,
+                TATOEBA_GATE_STRIDE,
+            ),
         ),
         *(
             TestSetInfo(
