@@ -181,6 +181,7 @@ def _wikikyoto(split: str, titles_only: bool = False) -> Loader:
 def registry() -> dict[str, TestSetInfo]:
     """Every named test set, by name."""
     every_pair = tuple(permutations(FLORES_CODES, 2))
+    tatoeba_test = _multiway("tatoeba-test", "tatoeba-test-v2021-08-07.eng-jpn", {"ja": "ja", "en": "en"})
     sets = [
         TestSetInfo(
             "flores200-dev",
@@ -208,7 +209,7 @@ def registry() -> dict[str, TestSetInfo]:
             "Tatoeba Challenge test v2021-08-07, everyday sentences",
             "CC-BY-2.0-FR (Tatoeba)",
             (("ja", "en"), ("en", "ja")),
-            _multiway("tatoeba-test", "tatoeba-test-v2021-08-07.eng-jpn", {"ja": "ja", "en": "en"}),
+            tatoeba_test,
         ),
         TestSetInfo(
             "tatoeba-gate",
@@ -216,12 +217,7 @@ def registry() -> dict[str, TestSetInfo]:
             f"ship gate (model choice): apart from reports of tatoeba-test with --limit {TATOEBA_REPORTED}",
             "CC-BY-2.0-FR (Tatoeba)",
             (("ja", "en"), ("en", "ja")),
-            _strided(
-                _multiway("tatoeba-test", "tatoeba-test-v2021-08-07.eng-jpn", {"ja": "ja", "en": "en"}),
-                "tatoeba-gate",
-                TATOEBA_REPORTED,
-                TATOEBA_GATE_STRIDE,
-            ),
+            _strided(tatoeba_test, "tatoeba-gate", TATOEBA_REPORTED, TATOEBA_GATE_STRIDE),
         ),
         *(
             TestSetInfo(

@@ -18,7 +18,8 @@ from mt._errors import InvalidRequest
 from mt.training.config import TrainingConfig, require_torch
 
 STATE_FILE = "state.pt"
-SNAPSHOT_GLOB = "weights-step*.pt"  # the weights snapshots of a work directory (averaged at export)
+_SNAPSHOT_PREFIX = "weights-step"
+SNAPSHOT_GLOB = f"{_SNAPSHOT_PREFIX}*.pt"  # the weights snapshots of a work directory (averaged at export)
 _OPTIONAL = ("epoch_fraction", "rewarm_from")
 
 
@@ -163,9 +164,9 @@ def load_state(path: Path) -> SavedState:
 
 def snapshot_name(step: int) -> str:
     """The file name of the weights snapshot taken at a training step."""
-    return f"weights-step{step}.pt"
+    return f"{_SNAPSHOT_PREFIX}{step}.pt"
 
 
 def snapshot_step(path: Path) -> int:
     """The training step of a weights snapshot, from its file name (see :func:`snapshot_name`)."""
-    return int(path.stem.removeprefix("weights-step"))
+    return int(path.stem.removeprefix(_SNAPSHOT_PREFIX))
