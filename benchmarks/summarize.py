@@ -62,7 +62,8 @@ def decoding_section(report: dict[str, Any]) -> list[str]:
         f"`{report['model']}`"
         + (f" (step {report['training_steps']:,})" if report.get("training_steps") else "")
         + f" int8 on the first {report['sentences']} pairs of {report['dev']}, both directions; "
-        "'repeating' counts outputs that repeat a word trigram (characters for Japanese).",
+        "'stuttering' counts outputs that repeat a word trigram (MeCab words for Japanese) more often than "
+        "their reference does." + (f" {report['note']}" if report.get("note") else ""),
         "",
     ]
     rows = []
@@ -70,9 +71,9 @@ def decoding_section(report: dict[str, Any]) -> list[str]:
         row = [r["setting"]]
         for direction in ("ja-en", "en-ja"):
             d = r[direction]
-            row += [d["bleu"], d["chrf"], d["repeating_outputs"], d["sentences_per_s"]]
+            row += [d["bleu"], d["chrf"], d["stuttering_outputs"], d["sentences_per_s"]]
         rows.append(row)
-    header = ["setting"] + [f"{d} {m}" for d in ("ja→en", "en→ja") for m in ("BLEU", "chrF", "repeating", "sent/s")]
+    header = ["setting"] + [f"{d} {m}" for d in ("ja→en", "en→ja") for m in ("BLEU", "chrF", "stuttering", "sent/s")]
     return lines + _table(header, rows)
 
 

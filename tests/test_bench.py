@@ -439,6 +439,29 @@ def cli_system(text: str) -> Any:
     return open_system(parse_system(text), environ={})
 
 
+@pytest.mark.parametrize(
+    ("hypothesis", "reference", "lang", "stutter"),
+    [
+        ("3月3日の月3日に行われる。", "3月3日に行われる。", "ja", True),  # the stutter the issue quotes
+        # the same words twice, as often as the reference has them: Japanese, not a stutter
+        ("彼は本を読んでいる。彼女も本を読んでいる。", "彼は本を読んでいて、彼女も本を読んでいる。", "ja", False),
+        ("京都にある寺である。", "京都の寺である。", "ja", False),  # a character run such as である once each
+        ("The temple of the temple of the temple.", "The temple.", "en", True),
+        ("He said that he said that.", "He said that he said that.", "en", False),
+    ],
+)
+def test_decoding_counts_repeats_the_reference_lacks(
+    monkeypatch: pytest.MonkeyPatch, hypothesis: str, reference: str, lang: str, stutter: bool
+) -> None:
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    from decoding import stutters
+
+    from mt._japanese import ContentWords
+
+    tokeniser = ContentWords()
+    assert stutters(hypothesis, reference, lambda text: tokeniser.words(text, lang, content_only=False)) is stutter
+
+
 def test_the_relay_report_gives_each_run_its_compute_and_the_last_dev_score_within_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
