@@ -15,9 +15,10 @@ import argparse
 import json
 import sys
 import time
-from pathlib import Path
 from collections import Counter
 from collections.abc import Callable
+from functools import partial
+from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -89,13 +90,13 @@ def main() -> None:
             hypotheses = [t.text for t in kakehashi.translate(sides[source], source, target, options=options)]
             seconds = time.perf_counter() - start
             scored = score_corpus(hypotheses, sides[target], target)
+            words = partial(tokeniser.words, lang=target, content_only=False)
             row[f"{source}-{target}"] = {
                 "bleu": scored.bleu,
                 "chrf": scored.chrf,
                 "sentences_per_s": round(len(hypotheses) / seconds, 1),
                 "stuttering_outputs": sum(
-                    stutters(h, r, lambda text: tokeniser.words(text, target, content_only=False))
-                    for h, r in zip(hypotheses, sides[target], strict=True)
+                    stutters(h, r, words) for h, r in zip(hypotheses, sides[target], strict=True)
                 ),
             }
         results.append(row)
