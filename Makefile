@@ -75,8 +75,8 @@ relay: $(INSTALLED)-train
 	$(RELAY_TRAIN) --minutes $(MINUTES) --eval-minutes 30
 
 # Whether the relay's last export should replace the shipped default: the ship gate (benchmarks/ship_gate.py) on
-# the run's dev set, the Wiki Kyoto dev split and tatoeba-gate, pooled by sentences (prints its verdict; exit status 1, ignored
-# here, when the shipped model stays). CANDIDATE: another model directory, e.g. a cool-down branch's export.
+# the run's dev set, the Wiki Kyoto dev split and tatoeba-gate, pooled by sentences (prints its verdict; exit
+# status 1, ignored here, when the shipped model stays). CANDIDATE: another model directory, e.g. a cool-down branch's export.
 CANDIDATE ?= $(HOME)/.cache/kakehashi/train/kakehashi-ja-en/model
 ship-gate: $(INSTALLED)-bench
 	-$(BIN)/python benchmarks/ship_gate.py $(CANDIDATE)
