@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -15,7 +16,7 @@ from mt import InvalidRequest
 from mt._evaluation import paired_bootstrap, score_corpus
 from mt.bench import cli
 from mt.bench.quality import QualityOptions, run_quality
-from mt.bench.systems import HttpSystem, SystemFailed, parse_system
+from mt.bench.systems import HttpSystem, ModelSystem, SystemFailed, parse_system
 from mt.bench.testsets import TestSetError as DataError
 from mt.bench.testsets import resolve
 
@@ -183,6 +184,24 @@ def test_system_specs() -> None:
         parse_system("lt=libretranslate+http://h:1:batch=x").int_option("batch", 1)
     with pytest.raises(InvalidRequest, match="DEEPL_AUTH_KEY"):
         HttpSystem(parse_system("deepl+https://api-free.deepl.com"), environ={})
+
+
+def test_a_model_system_decodes_with_the_options_its_spec_names() -> None:
+    class Recorder:
+        def translate(self, texts: list[str], source: str, target: str, **kwargs: Any) -> list[Any]:
+            self.options = kwargs["options"]
+            return [SimpleNamespace(text=t.upper()) for t in texts]
+
+    system = ModelSystem(parse_system("m=some/model:beam=2,no_repeat_ngram_size=4,repetition_penalty=1.1"))
+    system._engine = engine = Recorder()
+    assert system.translate(["a"], "en", "ja") == ["A"]
+    chosen = engine.options
+    assert (chosen.beam_size, chosen.no_repeat_ngram_size, chosen.repetition_penalty) == (2, 4, 1.1)
+    assert chosen.length_penalty == 1.0
+    with pytest.raises(InvalidRequest, match="no_repeat_ngram_size='x' must be a number"):
+        ModelSystem(parse_system("m=some/model:no_repeat_ngram_size=x")).translate(["a"], "en", "ja")
+    with pytest.raises(InvalidRequest, match="repetition_penalty must be positive"):
+        ModelSystem(parse_system("m=some/model:repetition_penalty=0")).translate(["a"], "en", "ja")
 
 
 def test_hypothesis_file_with_wrong_line_count(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -655,7 +674,6 @@ def test_ship_gate_translates_its_dev_sets_with_both_models(
 
 def test_a_half_written_translation_note_means_translate_again(tmp_path: Path) -> None:
     """Two runs sharing an output folder: one may read a note while the other writes it."""
-    from types import SimpleNamespace
 
     from mt.bench.quality import TranslationStore
 

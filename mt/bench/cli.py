@@ -52,7 +52,8 @@ def add_bench_command(subparsers: Any) -> argparse.ArgumentParser:
         help="translate test sets with each system and score them (BLEU, chrF2, TER, paired bootstrap)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=(
-            "systems: MODEL[:beam=5,compute_type=float32,device=cpu,threads=2,max_length=256,batch=64], default, "
+            "systems: MODEL[:beam=5,compute_type=float32,device=cpu,threads=2,max_length=256,batch=64,\n"
+            "length_penalty=1.0,repetition_penalty=1.1,no_repeat_ngram_size=4], default, "
             "libretranslate+http://HOST:PORT, deepl+https://HOST (key in DEEPL_AUTH_KEY), kakehashi+http://HOST:PORT "
             "[:batch=16,retries=4,backoff=1,timeout=120,key_env=VAR], file:PATH\n"
             "test sets: NAME:PAIR (kakehashi bench testsets) or files:SRC,REF[:PAIR]"

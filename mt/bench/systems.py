@@ -29,7 +29,9 @@ NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 # "key=value,key=value" after the last ':'; anything else there (a port, a path) belongs to the location.
 OPTIONS = re.compile(r"[A-Za-z_]+=[^,]*(,[A-Za-z_]+=[^,]*)*")
 HTTP_KINDS = {"libretranslate": "LIBRETRANSLATE_API_KEY", "deepl": "DEEPL_AUTH_KEY", "kakehashi": "KAKEHASHI_API_KEY"}
-MODEL_OPTIONS = ("beam", "compute_type", "device", "threads", "max_length", "batch")
+# Decoding options a model system passes on as they are (named as in the REST API's ``options``).
+DECODING_OPTIONS = {"length_penalty": float, "repetition_penalty": float, "no_repeat_ngram_size": int}
+MODEL_OPTIONS = ("beam", "compute_type", "device", "threads", "max_length", "batch", *DECODING_OPTIONS)
 HTTP_OPTIONS = ("batch", "retries", "backoff", "timeout", "key_env", "beam", "max_length", "model")
 TRANSFORMERS_OPTIONS = ("like", "device", "threads")
 
@@ -73,7 +75,7 @@ def _number(spec: SystemSpec, key: str, value: str | None, kind: Callable[[str],
         number = kind(value)
     except ValueError:
         raise InvalidRequest(f"system {spec.name!r}: option {key}={value!r} must be a number") from None
-    if number <= 0 and key != "retries":
+    if number <= 0 and key not in ("retries", "no_repeat_ngram_size"):
         raise InvalidRequest(f"system {spec.name!r}: option {key} must be positive; got {value}")
     return number
 
@@ -178,8 +180,15 @@ class ModelSystem:
     def translate(self, texts: Sequence[str], source: str, target: str) -> list[str]:
         from mt import TranslationOptions
 
+        decoding = {
+            key: _number(self.spec, key, value, DECODING_OPTIONS[key], None)
+            for key, value in self.spec.options
+            if key in DECODING_OPTIONS
+        }
         options = TranslationOptions(
-            beam_size=self.spec.int_option("beam", 4), max_decoding_length=self.spec.int_option("max_length", 256)
+            beam_size=self.spec.int_option("beam", 4),
+            max_decoding_length=self.spec.int_option("max_length", 256),
+            **decoding,
         )
         results = self._kakehashi().translate(list(texts), source, target, model=self._model(), options=options)
         return [r.text for r in results]
