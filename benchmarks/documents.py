@@ -119,7 +119,7 @@ def batch_run(corpus: Path, out: Path, settings: Settings, options: TranslationO
 
     def journaled(directory: Path, runtime: Any) -> JournalTranslator:
         translator = load_translator(directory, runtime)
-        return JournalTranslator(translator, journal, weights_fingerprint(directory, translator.manifest.revision))
+        return JournalTranslator(translator, journal, weights_fingerprint(directory, translator.manifest))
 
     kakehashi = Kakehashi(registry, settings.runtime(), loader=journaled)
     kakehashi.load_all()

@@ -5,7 +5,8 @@ The run's own dev set (250 held-out pairs each way, scored at export) moved by 0
 steps apart, as much as the models in question differ (``relay_experiments.md``). So the gate adds the Wiki Kyoto
 dev split (1,097 sentences each way, articles never trained on) and ``tatoeba-gate`` (1,072 everyday sentences
 of Tatoeba-test that the reports, which read its first 1,000, leave out: half the relay's goals are on
-Tatoeba, which the other two sets hardly hold), translated as the service does (beam 4, int8), and pools them:
+Tatoeba, which the other two sets hardly hold), translated as the service does (beam 4, int8, and both models
+with the shipped one's recommended decoding, which ship.py carries over), and pools them:
 the candidate ships when its chrF gain, averaged over the 2 × (250 + 1,097 + 1,072) dev sentences (each set
 weighted by its sentences), is above zero. The paired bootstrap's p-values are reported beside it::
 
@@ -102,9 +103,12 @@ def main(argv: list[str] | None = None) -> int:
     from mt.bench.systems import open_system, parse_system
     from mt.bench.testsets import resolve
 
+    # Both decode as the shipped model does (its manifest's decoding, which ship.py carries over to the candidate).
     # The shipped model first: the paired bootstrap compares every later system with the first.
+    decoding = json.loads((args.shipped / "kakehashi.json").read_text(encoding="utf-8")).get("decoding", {})
+    pinned = "".join(f",{key}={value}" for key, value in sorted(decoding.items()))
     systems = [
-        open_system(parse_system(f"{name}={path}:beam=4,threads={args.threads}"))
+        open_system(parse_system(f"{name}={path}:beam=4,threads={args.threads}{pinned}"))
         for name, path in (("shipped", args.shipped.resolve()), (args.name, args.candidate.resolve()))
     ]
     options = QualityOptions(output=args.output, progress=not args.no_progress)

@@ -13,14 +13,14 @@ from __future__ import annotations
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field, fields
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Protocol
 
 from mt._errors import InvalidModel, InvalidRequest
 from mt._languages import Language
-from mt._manifest import Manifest, PromptFormat
+from mt._manifest import MANIFEST_NAME, Manifest, PromptFormat
 from mt._tokenizers import HuggingFaceTokenizer, ModelTokenizer, SentencePieceTokenizer, language_token
 
 COMPUTE_TYPES = (
@@ -37,10 +37,13 @@ COMPUTE_TYPES = (
 DEVICES = ("auto", "cpu", "cuda")
 
 
-def _option(default: Any, kind: str, request: bool = True, **bounds: float) -> Any:
+def _option(default: Any, kind: str, request: bool = True, neutral: Any = None, **bounds: float) -> Any:
     """A decoding option: its default, JSON type and bounds — the one description that validation, the REST
-    request parser and the OpenAPI document all read. ``request=False``: set by the server, not by requests."""
-    return field(default=default, metadata={"type": kind, "request": request, "bounds": bounds})
+    request parser and the OpenAPI document all read. ``request=False``: set by the server, not by requests.
+    ``neutral``: the option is the model's to recommend (manifest ``decoding``); unset (``None``), it takes the
+    model's recommendation, else this value, which leaves decoding as it is."""
+    metadata = {"type": kind, "request": request, "bounds": bounds, "neutral": neutral}
+    return field(default=default, metadata=metadata)
 
 
 _PYTHON_TYPES: dict[str, type] = {"integer": int, "number": float, "string": str}
@@ -52,14 +55,16 @@ class TranslationOptions:
 
     ``max_batch_tokens`` bounds each CTranslate2 batch by tokens rather than by sentences.
     ``sampling_topk`` > 1 or ``sampling_temperature`` ≠ 1 switch from beam search to sampling.
+    ``length_penalty``, ``repetition_penalty`` and ``no_repeat_ngram_size`` left unset (``None``) take the model's
+    recommendation (its manifest's ``decoding``), else their neutral value (1, 1, 0): see :meth:`for_model`.
     """
 
     beam_size: int = _option(4, "integer", minimum=1, maximum=16)
     n_best: int = _option(1, "integer", minimum=1, maximum=16)
     # Bounds keep every value meaningful in CTranslate2's float32 (1e-320 is 0 there; -1e17 overflows scores).
-    length_penalty: float = _option(1.0, "number", minimum=0, maximum=10)
-    repetition_penalty: float = _option(1.0, "number", minimum=0.01, maximum=100)
-    no_repeat_ngram_size: int = _option(0, "integer", minimum=0, maximum=10)
+    length_penalty: float | None = _option(None, "number", neutral=1.0, minimum=0, maximum=10)
+    repetition_penalty: float | None = _option(None, "number", neutral=1.0, minimum=0.01, maximum=100)
+    no_repeat_ngram_size: int | None = _option(None, "integer", neutral=0, minimum=0, maximum=10)
     # At most the model's vocabulary size (checked when decoding); 0 samples from the whole vocabulary.
     sampling_topk: int = _option(1, "integer", minimum=0)
     sampling_topp: float = _option(1.0, "number", minimum=0.01, maximum=1)
@@ -81,6 +86,30 @@ class TranslationOptions:
     def sampling(self) -> bool:
         return self.sampling_topk != 1 or self.sampling_temperature != 1.0 or self.sampling_topp != 1.0
 
+    @classmethod
+    def recommendable(cls) -> dict[str, Any]:
+        """The options a model may recommend, with their neutral values."""
+        return {f.name: f.metadata["neutral"] for f in fields(cls) if f.metadata.get("neutral") is not None}
+
+    @classmethod
+    def check_recommendation(cls, decoding: Mapping[str, Any]) -> None:
+        """Raise :class:`InvalidRequest` unless ``decoding`` names only recommendable options, within bounds."""
+        unknown = set(decoding) - set(cls.recommendable())
+        if unknown:
+            accepted = ", ".join(cls.recommendable())
+            raise InvalidRequest(f"unknown decoding option(s) {', '.join(sorted(unknown))}; accepted: {accepted}")
+        cls.from_json(dict(decoding))
+
+    def for_model(self, decoding: Mapping[str, Any]) -> TranslationOptions:
+        """These options with every unset recommendable option taken from ``decoding`` (a model's recommendation,
+        checked when the model loads), else its neutral value: what the model decodes with."""
+        chosen = {
+            name: decoding.get(name, neutral)
+            for name, neutral in self.recommendable().items()
+            if getattr(self, name) is None
+        }
+        return replace(self, **chosen) if chosen else self
+
     def cache_key(self) -> dict[str, Any]:
         """The options that change the output (everything but batching), for cache keys."""
         data = dict(self.__dict__)
@@ -96,6 +125,10 @@ class TranslationOptions:
                 schema: dict[str, Any] = {"type": f.metadata["type"], **f.metadata["bounds"]}
                 if f.default is not None:
                     schema["default"] = f.default
+                if f.metadata["neutral"] is not None:
+                    schema["description"] = (
+                        f"default: the model's recommendation (GET /v1/models, `decoding`), else {f.metadata['neutral']}"
+                    )
                 properties[f.name] = schema
         return {"type": "object", "additionalProperties": False, "properties": properties}
 
@@ -382,7 +415,7 @@ class _CTranslate2Backend:
         if not segments:
             return []
         try:
-            return self._translate(segments, source, target, options)
+            return self._translate(segments, source, target, options.for_model(self.manifest.decoding))
         except ValueError as exc:
             raise _refused_options(exc) from exc
 
@@ -396,7 +429,7 @@ class _CTranslate2Backend:
     ) -> Iterator[str]:
         """Greedy (or sampled) decoding of one sentence, yielding text as tokens arrive."""
         try:
-            yield from self._stream(sentence, source, target, options)
+            yield from self._stream(sentence, source, target, options.for_model(self.manifest.decoding))
         except ValueError as exc:
             raise _refused_options(exc) from exc
 
@@ -644,6 +677,10 @@ def load_translator(directory: Path, runtime: RuntimeOptions | None = None) -> T
     if not directory.is_dir():
         raise InvalidModel(directory, "it is not a directory")
     manifest = Manifest.load(directory)
+    try:
+        TranslationOptions.check_recommendation(manifest.decoding)
+    except InvalidRequest as exc:
+        raise InvalidModel(directory, f"{MANIFEST_NAME}'s 'decoding' recommends what cannot be used: {exc}") from exc
     if not (directory / "model.bin").is_file():
         raise InvalidModel(directory, "model.bin (the CTranslate2 weights) is missing")
     runtime = runtime or RuntimeOptions()

@@ -2,7 +2,8 @@
 
 It records what the model is (family, architecture, languages), where it came from (source checkpoint and
 revision, the corpora it was trained on: the basis of source references), how it was converted
-(quantization, versions) and, for decoder-only models, how to prompt it (template, stop sequences).
+(quantization, versions), how it decodes best (``decoding``, what requests that leave those options unset get)
+and, for decoder-only models, how to prompt it (template, stop sequences).
 """
 
 from __future__ import annotations
@@ -62,6 +63,9 @@ class Manifest:
     training: dict[str, Any] = field(default_factory=dict)
     converter: dict[str, str] = field(default_factory=dict)
     max_input_tokens: int = 512
+    # Decoding options the model is measured to do best with (benchmarks/decoding.py), used where a request leaves
+    # them unset: {"no_repeat_ngram_size": 4}. Which options may be recommended: TranslationOptions.recommendable.
+    decoding: dict[str, Any] = field(default_factory=dict)
     # Positions the model can encode (learned/sinusoidal tables); 0 = no fixed limit (relative positions).
     max_positions: int = 0
     manifest_version: int = MANIFEST_VERSION

@@ -105,6 +105,7 @@ class Registry:
                 "default": entry.default,
                 "license": entry.manifest.license,
                 "corpora": sorted(entry.manifest.corpora),
+                "decoding": dict(entry.manifest.decoding),
             }
             for entry in self.entries
         ]

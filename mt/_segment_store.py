@@ -15,18 +15,23 @@ from pathlib import Path
 from typing import Any
 
 from mt._engine import Hypothesis, SegmentResult
+from mt._manifest import Manifest
 
 SCHEMA_VERSION = 1
 KEY_PREFIX = "kakehashi:tr:"
 
 
-def weights_fingerprint(directory: Path, revision: str | None) -> str:
-    """What tells one set of weights from another in keys: the manifest's revision and the weights' size and
-    modification time (replacing a model in place must not serve its predecessor's translations)."""
+def weights_fingerprint(directory: Path, manifest: Manifest) -> str:
+    """What tells one model's translations from another's in keys: the manifest's revision, the weights' size and
+    modification time (replacing a model in place must not serve its predecessor's translations), and the decoding
+    the model recommends (requests that leave those options unset decode with it)."""
     weights = directory / "model.bin"
     stat = weights.stat() if weights.exists() else None
     stamp = f"{stat.st_size}-{stat.st_mtime_ns}" if stat else "missing"
-    return f"{revision or ''}:{stamp}"
+    fingerprint = f"{manifest.revision or ''}:{stamp}"
+    if manifest.decoding:
+        fingerprint += ":" + json.dumps(manifest.decoding, sort_keys=True)
+    return fingerprint
 
 
 def segment_key(model: str, revision: str, source: str, target: str, options: dict[str, Any], sentence: str) -> str:

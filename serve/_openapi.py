@@ -204,6 +204,8 @@ _MODEL = _object(
         "default": _BOOLEAN,
         "license": {"type": ["string", "null"]},
         "corpora": _STRINGS,
+        # The decoding options requests that leave them unset get (TranslationOptions.recommendable).
+        "decoding": {"type": "object"},
     }
 )
 _GLOSSARY_INFO = _object(

@@ -105,7 +105,7 @@ class TranslationService:
             engine, s.batch_wait_ms, s.max_batch_tokens, s.max_queue, self.metrics.observe_batch, replicas
         )
         self._batchers.append(batcher)
-        fingerprint = weights_fingerprint(directory, engine.manifest.revision)
+        fingerprint = weights_fingerprint(directory, engine.manifest)
         self._fingerprints[engine.manifest.name] = fingerprint
         return CachedBatchedTranslator(engine, batcher, self.cache, fingerprint, self.metrics, s.request_timeout_s)
 

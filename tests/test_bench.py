@@ -197,7 +197,7 @@ def test_a_model_system_decodes_with_the_options_its_spec_names() -> None:
     assert system.translate(["a"], "en", "ja") == ["A"]
     chosen = engine.options
     assert (chosen.beam_size, chosen.no_repeat_ngram_size, chosen.repetition_penalty) == (2, 4, 1.1)
-    assert chosen.length_penalty == 1.0
+    assert chosen.length_penalty is None  # unset: the model decides
     with pytest.raises(InvalidRequest, match="no_repeat_ngram_size='x' must be a number"):
         ModelSystem(parse_system("m=some/model:no_repeat_ngram_size=x")).translate(["a"], "en", "ja")
     with pytest.raises(InvalidRequest, match="repetition_penalty must be positive"):

@@ -228,7 +228,12 @@ def test_listed_directory_without_a_manifest(tmp_path: Path) -> None:
 
 def test_manifest_round_trip_through_the_writer(tmp_path: Path) -> None:
     written = Manifest(
-        name="full", family="madlad", languages=("ja", "en", "ko"), source="google/madlad400-3b-mt", revision="abc"
+        name="full",
+        family="madlad",
+        languages=("ja", "en", "ko"),
+        source="google/madlad400-3b-mt",
+        revision="abc",
+        decoding={"no_repeat_ngram_size": 4},
     )
     written.save(tmp_path)
     data = json.loads((tmp_path / MANIFEST_NAME).read_text(encoding="utf-8"))
@@ -237,6 +242,7 @@ def test_manifest_round_trip_through_the_writer(tmp_path: Path) -> None:
     (entry,) = read_registry_file(path)
     assert entry.manifest == written
     assert len(entry.manifest.directions()) == 6
+    assert Registry([entry]).describe()[0]["decoding"] == {"no_repeat_ngram_size": 4}
 
 
 @pytest.mark.parametrize(

@@ -2,11 +2,14 @@
 
     python data/models/ship.py ~/.cache/kakehashi/out/kakehashi-ja-en --default
     python data/models/ship.py ~/.cache/kakehashi/out/kakehashi-llm-ja-en
+    python data/models/ship.py MODEL --default --decoding '{"no_repeat_ngram_size": 4}'
 
 The manifest's corpora get the public name, address and licence of each corpus (what source references will
 cite), with paths made relative to the shared data folder so that nothing of the training machine remains.
 A LICENSE file with the attribution the data licences ask for is written next to the weights, and the model is
-added to (or replaced in) ``registry.toml``.
+added to (or replaced in) ``registry.toml``. The manifest's ``decoding`` (the options requests that leave them
+unset decode with) is ``--decoding``, else that of the model it replaces: a recommendation measured with
+benchmarks/decoding.py holds for the relay's next weights until it is measured again.
 """
 
 from __future__ import annotations
@@ -14,8 +17,10 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import sys
 import tomllib
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 
@@ -79,10 +84,15 @@ def _portable_spec(spec: str) -> str:
     return f"{fmt}:{path}"
 
 
-def ship(source: Path, default: bool) -> Path:
+def ship(source: Path, default: bool, decoding: dict[str, Any] | None = None) -> Path:
     manifest = json.loads((source / "kakehashi.json").read_text(encoding="utf-8"))
     name = manifest["name"]
     target = HERE / name
+    if decoding is None and (target / "kakehashi.json").is_file():
+        decoding = json.loads((target / "kakehashi.json").read_text(encoding="utf-8")).get("decoding", {})
+        if decoding:
+            print(f"decoding carried over from the model it replaces: {json.dumps(decoding)}")
+    manifest["decoding"] = decoding or {}
     staging = HERE / f".{name}.staging"
     if staging.exists():
         shutil.rmtree(staging)
@@ -132,8 +142,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("model", type=Path, help="a model directory written by kakehashi train")
     parser.add_argument("--default", action="store_true", help="preferred for its language pairs")
+    parser.add_argument(
+        "--decoding",
+        type=json.loads,
+        help="JSON object of the decoding options the model recommends ('{}': none; default: those of the model "
+        "it replaces)",
+    )
     args = parser.parse_args()
-    print(ship(args.model.expanduser(), args.default))
+    if args.decoding is not None:
+        sys.path.insert(0, str(HERE.parent.parent))
+        from mt import InvalidRequest, TranslationOptions
+
+        try:
+            TranslationOptions.check_recommendation(args.decoding)
+        except InvalidRequest as exc:
+            parser.error(f"--decoding: {exc}")
+    print(ship(args.model.expanduser(), args.default, args.decoding))
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ Options follow the last ``:`` as ``key=value`` pairs separated by commas; each k
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import time
@@ -201,9 +202,10 @@ class ModelSystem:
 
         engine = self._kakehashi()
         route = engine.registry.route(parse_language(source), parse_language(target), self._model())
-        # Size and modification time of the weights: a retrained or re-shipped model is not the same system.
+        # Size and modification time of the weights, and the decoding the model recommends: a retrained or
+        # re-shipped model is not the same system.
         weights = [
-            f"{entry.path}:{stat.st_size}:{stat.st_mtime_ns}"
+            f"{entry.path}:{stat.st_size}:{stat.st_mtime_ns}:{json.dumps(entry.manifest.decoding, sort_keys=True)}"
             for entry, _, _ in route.steps
             for stat in [(entry.path / "model.bin").stat()]
         ]

@@ -43,7 +43,7 @@ def _local(args: argparse.Namespace, loader: Loader) -> tuple[Engine, Callable[[
 
     def journaled(directory: Path, runtime: RuntimeOptions) -> Translator:
         translator = loader(directory, runtime)
-        return JournalTranslator(translator, journal, weights_fingerprint(directory, translator.manifest.revision))
+        return JournalTranslator(translator, journal, weights_fingerprint(directory, translator.manifest))
 
     kakehashi = Kakehashi(settings.load_registry(), settings.runtime(), loader=journaled)
     options = TranslationOptions(beam_size=args.beam, max_batch_tokens=args.max_batch_tokens)
