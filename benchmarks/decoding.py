@@ -1,12 +1,16 @@
-"""Decoding settings compared on the Wiki Kyoto dev split (never trained on, never tested on), both directions.
+"""Decoding settings compared on dev sets (never trained on, never tested on), both directions.
 
     python benchmarks/decoding.py --model data/models/kakehashi-ja-en --limit 300 \
         --output benchmarks/results/decoding.json
+    python benchmarks/decoding.py --only beam4 --only beam4-norepeat4 --testset wikikyoto-dev \
+        --testset tatoeba-gate --limit 0 --output benchmarks/results/decoding_dev_sets.json
 
-Each setting decodes the same sentences with the same model; BLEU and chrF per direction, the sentences per
-second, and how many outputs stutter: repeat a word trigram more often than their reference does (the stutter
-that beam search without constraints produces, 「3月3日の月3日」). Words are MeCab's for Japanese, so natural repeats
-of a character run (ている … ている) are not counted, and a trigram the reference repeats as often is not a stutter.
+Each setting decodes the same sentences with the same model; per direction (the test sets pooled) BLEU and chrF,
+the paired bootstrap's p-value of chrF against the first setting, the sentences per second, and how many outputs
+stutter: repeat a word trigram more often than their reference does (the stutter that beam search without
+constraints produces, 「3月3日の月3日」). Words are MeCab's for Japanese, so natural repeats of a character run
+(ている … ている) are not counted, and a trigram the reference repeats as often is not a stutter. Every setting
+names its penalties, so none takes the model's recommended decoding (its manifest's ``decoding``).
 """
 
 from __future__ import annotations
@@ -22,9 +26,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-DEV = ROOT.parent / "shared" / "data" / "train" / "wiki_kyoto_2.01" / "wikikyoto.dev.tsv"
+DIRECTIONS = (("ja", "en"), ("en", "ja"))
 
-# Every setting names its penalties, so that none takes the model's recommendation (its manifest's "decoding").
 NEUTRAL = {"length_penalty": 1.0, "repetition_penalty": 1.0, "no_repeat_ngram_size": 0}
 SETTINGS: dict[str, dict[str, Any]] = {
     "greedy": {"beam_size": 1},
@@ -52,9 +55,15 @@ def stutters(hypothesis: str, reference: str, words: Callable[[str], list[str]])
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=str(ROOT / "data" / "models" / "kakehashi-ja-en"))
-    parser.add_argument("--limit", type=int, default=300)
+    parser.add_argument(
+        "--testset",
+        action="append",
+        help="dev sets of both directions, pooled (kakehashi bench testsets; default: wikikyoto-dev)",
+    )
+    parser.add_argument("--limit", type=int, default=300, help="the first N sentences of each set (0: all)")
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--only", action="append", help="setting names (default: all)")
+    parser.add_argument("--only", action="append", help="setting names (default: all); the first is the baseline")
+    parser.add_argument("--resamples", type=int, default=1000, help="paired bootstrap resamples")
     parser.add_argument("--output", type=Path)
     parser.add_argument("--note", help="the conditions of the run, kept in the report (e.g. what else ran beside it)")
     args = parser.parse_args()
@@ -63,51 +72,71 @@ def main() -> None:
     from tqdm import tqdm
 
     from mt import Kakehashi, Registry, RuntimeOptions, TranslationOptions
-    from mt._evaluation import score_corpus
+    from mt._evaluation import paired_bootstrap, score_corpus
     from mt._japanese import ContentWords
+    from mt.bench.testsets import resolve
 
     tokeniser = ContentWords()
-
-    rows = [line.split("\t") for line in DEV.read_text(encoding="utf-8").splitlines()[1:]][: args.limit]
-    sides = {"ja": [r[1] for r in rows], "en": [r[2] for r in rows]}
+    names = args.testset or ["wikikyoto-dev"]
+    limit = args.limit or None
+    sides: dict[tuple[str, str], tuple[list[str], list[str]]] = {}
+    for source, target in DIRECTIONS:
+        sets = [resolve(f"{name}:{source}-{target}", limit=limit) for name in names]
+        sides[source, target] = (
+            [s for t in sets for s in t.sources],
+            [r for t in sets for r in t.references],
+        )
     registry = Registry()
     registry.add(registry.get(args.model))
     kakehashi = Kakehashi(registry, RuntimeOptions(device="cpu", compute_type="int8", intra_threads=args.threads))
     manifest = registry.get(args.model).manifest
     steps = manifest.training.get("summary", {}).get("steps")
+    chosen = args.only or list(SETTINGS)
+    unknown = [name for name in chosen if name not in SETTINGS]
+    if unknown:
+        parser.error(f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(SETTINGS)}")
     report: dict[str, Any] = {
         "model": Path(args.model).name,
         "training_steps": steps,
-        "dev": "wikikyoto.dev",
-        "sentences": len(rows),
+        "dev": " + ".join(f"{name}{f' (first {limit})' if limit else ''}" for name in names),
+        "sentences": len(sides["ja", "en"][0]),
+        "baseline": chosen[0],
         **({"note": args.note} if args.note else {}),
     }
     results = []
-    chosen = [name for name in SETTINGS if not args.only or name in args.only]
+    outputs: dict[tuple[str, str], dict[str, list[str]]] = {direction: {} for direction in DIRECTIONS}
     for name in tqdm(chosen, desc="settings", unit="setting"):
         options = TranslationOptions(max_decoding_length=256, **{**NEUTRAL, **SETTINGS[name]})
         row: dict[str, Any] = {"setting": name, **SETTINGS[name]}
-        for source, target in (("ja", "en"), ("en", "ja")):
+        for source, target in DIRECTIONS:
+            texts, references = sides[source, target]
             start = time.perf_counter()
-            hypotheses = [t.text for t in kakehashi.translate(sides[source], source, target, options=options)]
+            hypotheses = [t.text for t in kakehashi.translate(texts, source, target, options=options)]
             seconds = time.perf_counter() - start
-            scored = score_corpus(hypotheses, sides[target], target)
+            outputs[source, target][name] = hypotheses
+            scored = score_corpus(hypotheses, references, target)
             words = partial(tokeniser.words, lang=target, content_only=False)
             row[f"{source}-{target}"] = {
                 "bleu": scored.bleu,
                 "chrf": scored.chrf,
+                "p_chrf": None,
                 "sentences_per_s": round(len(hypotheses) / seconds, 1),
-                "stuttering_outputs": sum(
-                    stutters(h, r, words) for h, r in zip(hypotheses, sides[target], strict=True)
-                ),
+                "stuttering_outputs": sum(stutters(h, r, words) for h, r in zip(hypotheses, references, strict=True)),
             }
         results.append(row)
         tqdm.write(json.dumps(row, ensure_ascii=False))
+    if len(chosen) > 1:
+        for source, target in DIRECTIONS:
+            paired = paired_bootstrap(
+                outputs[source, target], sides[source, target][1], target, resamples=args.resamples
+            )
+            for row in results[1:]:
+                row[f"{source}-{target}"]["p_chrf"] = paired.systems[row["setting"]]["chrF2"].p_value
     report["results"] = results
     text = json.dumps(report, indent=1, ensure_ascii=False) + "\n"
     if args.output:
         args.output.write_text(text, encoding="utf-8")
-        print(f"wrote {len(results)} decoding settings to {args.output}")
+        print(f"wrote {len(results)} decoding settings on {report['sentences']} sentences each way to {args.output}")
     else:
         print(text)
 

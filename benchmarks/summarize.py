@@ -55,25 +55,30 @@ def speed_section(name: str, title: str, report: dict[str, Any]) -> list[str]:
     return lines + [f"![{name}]({name}.png)", ""]
 
 
-def decoding_section(report: dict[str, Any]) -> list[str]:
+def decoding_section(name: str, report: dict[str, Any]) -> list[str]:
+    with_p = report.get("baseline") is not None
     lines = [
-        "## Decoding settings (`decoding.json`, `benchmarks/decoding.py`)",
+        f"## Decoding settings (`{name}`, `benchmarks/decoding.py`)",
         "",
         f"`{report['model']}`"
         + (f" (step {report['training_steps']:,})" if report.get("training_steps") else "")
-        + f" int8 on the first {report['sentences']} pairs of {report['dev']}, both directions; "
+        + f" int8 on {report['sentences']:,} sentences of {report['dev']}, both directions; "
         "'stuttering' counts outputs that repeat a word trigram (MeCab words for Japanese) more often than "
-        "their reference does." + (f" {report['note']}" if report.get("note") else ""),
+        "their reference does."
+        + (f" p: paired bootstrap of chrF against `{report['baseline']}`." if with_p else "")
+        + (f" {report['note']}" if report.get("note") else ""),
         "",
     ]
+    metrics = ("BLEU", "chrF", *(("p",) if with_p else ()), "stuttering", "sent/s")
     rows = []
     for r in report["results"]:
         row = [r["setting"]]
         for direction in ("ja-en", "en-ja"):
             d = r[direction]
-            row += [d["bleu"], d["chrf"], d["stuttering_outputs"], d["sentences_per_s"]]
+            p = ("–" if d["p_chrf"] is None else f"{d['p_chrf']:.3f}",) if with_p else ()
+            row += [d["bleu"], d["chrf"], *p, d["stuttering_outputs"], d["sentences_per_s"]]
         rows.append(row)
-    header = ["setting"] + [f"{d} {m}" for d in ("ja→en", "en→ja") for m in ("BLEU", "chrF", "stuttering", "sent/s")]
+    header = ["setting"] + [f"{d} {m}" for d in ("ja→en", "en→ja") for m in metrics]
     return lines + _table(header, rows)
 
 
@@ -236,9 +241,10 @@ def main() -> None:
         report = _load(name + ".json")
         if report:
             lines += speed_section(name, title, report)
-    decoding = _load("decoding.json")
-    if decoding:
-        lines += decoding_section(decoding)
+    for name in ("decoding.json", "decoding_dev_sets.json"):
+        decoding = _load(name)
+        if decoding:
+            lines += decoding_section(name, decoding)
     http = _load("http_load.json")
     if http:
         lines += http_section(http)
