@@ -125,7 +125,7 @@ class TranslationOptions:
                 schema: dict[str, Any] = {"type": f.metadata["type"], **f.metadata["bounds"]}
                 if f.default is not None:
                     schema["default"] = f.default
-                if f.metadata["neutral"] is not None:
+                if f.metadata.get("neutral") is not None:
                     schema["description"] = (
                         f"default: the model's recommendation (GET /v1/models, `decoding`), else {f.metadata['neutral']}"
                     )

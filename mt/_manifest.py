@@ -104,6 +104,8 @@ class Manifest:
                 prompt = dict(values["prompt"])
                 prompt["stop"] = tuple(prompt.get("stop", ()))
                 values["prompt"] = PromptFormat(**prompt)
+            if not isinstance(values.get("decoding", {}), dict):
+                raise ValueError("'decoding' must be an object of decoding options")
             manifest = cls(**values)
         except (KeyError, TypeError, ValueError) as exc:
             raise InvalidModel(where, f"{MANIFEST_NAME} is missing or has a malformed field ({exc})") from exc

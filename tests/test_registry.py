@@ -206,6 +206,10 @@ def test_serves_follows_the_manifest_directions(tmp_path: Path) -> None:
         ('{"name": "x", "family": "marian", "languages": ["ja", "en"], "source": "t", "pairs": 3}', "malformed field"),
         ('{"name": "x", "family": "marian", "languages": ["ja", "en"], "source": "t", "pairs": [["ja"]]}', "malformed"),
         ('{"name": "x", "family": "word2vec", "languages": ["ja", "en"], "source": "test"}', "unknown family"),
+        (
+            '{"name": "x", "family": "marian", "languages": ["ja"], "source": "t", "decoding": [4]}',
+            "'decoding' must be",
+        ),
     ],
 )
 def test_corrupt_manifest(tmp_path: Path, content: str, problem: str) -> None:
