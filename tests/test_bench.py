@@ -657,6 +657,9 @@ def test_ship_gate_translates_its_dev_sets_with_both_models(
         manifest = json.loads((models[name] / "kakehashi.json").read_text())
         scores = {d: {"chrf": run_dev_chrf, "sentences": 250} for d in ("ja-en", "en-ja")}
         manifest["training"] = {"summary": {"chosen_weights": "last", "dev_scores": {"last": scores}}}
+        if name == "shipped":
+            # Its recommended decoding changes what the untrained weights say; the gate gives it to both models.
+            manifest["decoding"] = {"no_repeat_ngram_size": 1}
         (models[name] / "kakehashi.json").write_text(json.dumps(manifest))
     argv = [str(models["candidate"]), "--shipped", str(models["shipped"]), "--output", str(tmp_path / "gate")]
     # The same weights translate the dev split alike, so the run dev set's +0.5 decides.
@@ -670,6 +673,30 @@ def test_ship_gate_translates_its_dev_sets_with_both_models(
     ]
     assert gate["rows"][2]["candidate"] == gate["rows"][2]["shipped"] and gate["ship"]
     assert "ship it" in capsys.readouterr().out
+    for name in ("shipped", "candidate"):
+        note = json.loads((tmp_path / "gate" / "translations" / name / "wikikyoto-dev.ja-en.json").read_text())
+        assert note["system"].split("|")[0].endswith(",no_repeat_ngram_size=1")
+
+
+def test_ship_keeps_the_recommended_decoding_of_the_model_it_replaces(
+    tiny_models: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent.parent / "data" / "models"))
+    import ship
+
+    monkeypatch.setattr(ship, "HERE", tmp_path / "models")
+    (tmp_path / "models").mkdir()
+
+    def shipped_decoding(decoding: dict[str, Any] | None) -> dict[str, Any]:
+        target = ship.ship(tiny_models["marian"], default=True, decoding=decoding)
+        return json.loads((target / "kakehashi.json").read_text(encoding="utf-8"))["decoding"]
+
+    assert shipped_decoding(None) == {}
+    assert shipped_decoding({"no_repeat_ngram_size": 4}) == {"no_repeat_ngram_size": 4}
+    assert shipped_decoding(None) == {"no_repeat_ngram_size": 4}
+    assert "carried over from the model it replaces" in capsys.readouterr().out
+    assert shipped_decoding({}) == {}
+    assert 'name = "tiny-marian"' in (tmp_path / "models" / "registry.toml").read_text(encoding="utf-8")
 
 
 def test_a_half_written_translation_note_means_translate_again(tmp_path: Path) -> None:
