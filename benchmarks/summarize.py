@@ -268,6 +268,11 @@ OTHER_REPORTS = (
         "quality_relay.md",
         "the relay's default (step 9,654) against its float32 twin and the one before it (step 9,565), paired bootstrap",
     ),
+    (
+        "quality_decoding.md",
+        "the default (step 9,654) with its recommended decoding (`no_repeat_ngram_size` 4) against plain beam 4 on "
+        "the test sets, paired bootstrap",
+    ),
     ("references.json", "source references: index build, load, search latency, memory, retrieval accuracy"),
     ("glossary.json", "glossaries: term accuracy with and without placeholders"),
     ("documents.json", "`translate-file`: segments/s, parse and render overhead, deduplication"),
