@@ -200,7 +200,7 @@ def test_a_model_system_decodes_with_the_options_its_spec_names() -> None:
     assert chosen.length_penalty is None  # unset: the model decides
     with pytest.raises(InvalidRequest, match="no_repeat_ngram_size='x' must be a number"):
         ModelSystem(parse_system("m=some/model:no_repeat_ngram_size=x")).translate(["a"], "en", "ja")
-    with pytest.raises(InvalidRequest, match="repetition_penalty must be positive"):
+    with pytest.raises(InvalidRequest, match="repetition_penalty must be between 0.01 and 100"):
         ModelSystem(parse_system("m=some/model:repetition_penalty=0")).translate(["a"], "en", "ja")
 
 

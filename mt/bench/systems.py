@@ -76,7 +76,8 @@ def _number(spec: SystemSpec, key: str, value: str | None, kind: Callable[[str],
         number = kind(value)
     except ValueError:
         raise InvalidRequest(f"system {spec.name!r}: option {key}={value!r} must be a number") from None
-    if number <= 0 and key not in ("retries", "no_repeat_ngram_size"):
+    # Decoding options are checked against their own bounds by TranslationOptions (0 is valid for some).
+    if number <= 0 and key != "retries" and key not in DECODING_OPTIONS:
         raise InvalidRequest(f"system {spec.name!r}: option {key} must be positive; got {value}")
     return number
 
