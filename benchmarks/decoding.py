@@ -28,7 +28,6 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 DIRECTIONS = (("ja", "en"), ("en", "ja"))
 
-NEUTRAL = {"length_penalty": 1.0, "repetition_penalty": 1.0, "no_repeat_ngram_size": 0}
 SETTINGS: dict[str, dict[str, Any]] = {
     "greedy": {"beam_size": 1},
     "beam4": {"beam_size": 4},
@@ -77,6 +76,8 @@ def main() -> None:
     from mt.bench.testsets import resolve
 
     tokeniser = ContentWords()
+    # Every setting names each penalty it leaves neutral, so none takes the model's recommended decoding.
+    neutral = TranslationOptions.recommendable()
     names = args.testset or ["wikikyoto-dev"]
     limit = args.limit or None
     sides: dict[tuple[str, str], tuple[list[str], list[str]]] = {}
@@ -106,7 +107,7 @@ def main() -> None:
     results = []
     outputs: dict[tuple[str, str], dict[str, list[str]]] = {direction: {} for direction in DIRECTIONS}
     for name in tqdm(chosen, desc="settings", unit="setting"):
-        options = TranslationOptions(max_decoding_length=256, **{**NEUTRAL, **SETTINGS[name]})
+        options = TranslationOptions(max_decoding_length=256, **{**neutral, **SETTINGS[name]})
         row: dict[str, Any] = {"setting": name, **SETTINGS[name]}
         for source, target in DIRECTIONS:
             texts, references = sides[source, target]

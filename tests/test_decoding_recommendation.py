@@ -74,6 +74,10 @@ def test_a_model_decodes_with_its_recommendation_unless_the_request_sets_it(
     fingerprint = weights_fingerprint(directory, Manifest.load(directory))
     assert fingerprint != weights_fingerprint(tiny_models["marian"], Manifest.load(tiny_models["marian"]))
     assert fingerprint.endswith('{"no_repeat_ngram_size": 1}')
+    # Benchmarks reuse kept translations by the same fingerprint.
+    from mt.bench.systems import ModelSystem, parse_system
+
+    assert ModelSystem(parse_system(f"m={directory}")).identity("ja", "en").endswith(fingerprint)
 
 
 @pytest.mark.integration

@@ -14,7 +14,6 @@ Options follow the last ``:`` as ``key=value`` pairs separated by commas; each k
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import time
@@ -200,16 +199,13 @@ class ModelSystem:
 
     def identity(self, source: str, target: str) -> str:
         from mt import parse_language
+        from mt._segment_store import weights_fingerprint
 
         engine = self._kakehashi()
         route = engine.registry.route(parse_language(source), parse_language(target), self._model())
-        # Size and modification time of the weights, and the decoding the model recommends: a retrained or
-        # re-shipped model is not the same system.
-        weights = [
-            f"{entry.path}:{stat.st_size}:{stat.st_mtime_ns}:{json.dumps(entry.manifest.decoding, sort_keys=True)}"
-            for entry, _, _ in route.steps
-            for stat in [(entry.path / "model.bin").stat()]
-        ]
+        # What the service's cache keys tell models apart by (weights, revision, recommended decoding): a retrained
+        # or re-shipped model is not the same system.
+        weights = [f"{entry.path}:{weights_fingerprint(entry.path, entry.manifest)}" for entry, _, _ in route.steps]
         return f"{self.spec.text}|{engine.runtime.compute_type}|{'|'.join(weights)}"
 
     def describe(self) -> dict[str, Any]:
