@@ -38,6 +38,10 @@ SETTINGS: dict[str, dict[str, Any]] = {
     "beam4-reppen1.1": {"beam_size": 4, "repetition_penalty": 1.1},
     "beam4-reppen1.2": {"beam_size": 4, "repetition_penalty": 1.2},
     "beam8": {"beam_size": 8},
+    # Reranking the beam by translating each hypothesis back (the model translates both ways).
+    "beam4-norepeat4-recon0.25": {"beam_size": 4, "no_repeat_ngram_size": 4, "reconstruction_weight": 0.25},
+    "beam4-norepeat4-recon0.5": {"beam_size": 4, "no_repeat_ngram_size": 4, "reconstruction_weight": 0.5},
+    "beam4-norepeat4-recon1": {"beam_size": 4, "no_repeat_ngram_size": 4, "reconstruction_weight": 1.0},
 }
 
 

@@ -37,12 +37,13 @@ COMPUTE_TYPES = (
 DEVICES = ("auto", "cpu", "cuda")
 
 
-def _option(default: Any, kind: str, request: bool = True, neutral: Any = None, **bounds: float) -> Any:
+def _option(default: Any, kind: str, request: bool = True, neutral: Any = None, doc: str = "", **bounds: float) -> Any:
     """A decoding option: its default, JSON type and bounds — the one description that validation, the REST
     request parser and the OpenAPI document all read. ``request=False``: set by the server, not by requests.
     ``neutral``: the option is the model's to recommend (manifest ``decoding``); unset (``None``), it takes the
-    model's recommendation, else this value, which leaves decoding as it is."""
-    metadata = {"type": kind, "request": request, "bounds": bounds, "neutral": neutral}
+    model's recommendation, else this value, which leaves decoding as it is. ``doc``: what the option does, for
+    the OpenAPI document."""
+    metadata = {"type": kind, "request": request, "bounds": bounds, "neutral": neutral, "doc": doc}
     return field(default=default, metadata=metadata)
 
 
@@ -55,8 +56,10 @@ class TranslationOptions:
 
     ``max_batch_tokens`` bounds each CTranslate2 batch by tokens rather than by sentences.
     ``sampling_topk`` > 1 or ``sampling_temperature`` ≠ 1 switch from beam search to sampling.
-    ``length_penalty``, ``repetition_penalty`` and ``no_repeat_ngram_size`` left unset (``None``) take the model's
-    recommendation (its manifest's ``decoding``), else their neutral value (1, 1, 0): see :meth:`for_model`.
+    ``length_penalty``, ``repetition_penalty``, ``no_repeat_ngram_size`` and ``reconstruction_weight`` left unset
+    (``None``) take the model's recommendation (its manifest's ``decoding``), else their neutral value (1, 1, 0, 0):
+    see :meth:`for_model`. ``reconstruction_weight`` > 0 reranks the beam's hypotheses by how well the model
+    translates each back into the source (see :class:`EncoderDecoderTranslator`).
     """
 
     beam_size: int = _option(4, "integer", minimum=1, maximum=16)
@@ -65,6 +68,17 @@ class TranslationOptions:
     length_penalty: float | None = _option(None, "number", neutral=1.0, minimum=0, maximum=10)
     repetition_penalty: float | None = _option(None, "number", neutral=1.0, minimum=0.01, maximum=100)
     no_repeat_ngram_size: int | None = _option(None, "integer", neutral=0, minimum=0, maximum=10)
+    reconstruction_weight: float | None = _option(
+        None,
+        "number",
+        neutral=0.0,
+        doc="Rerank the beam's hypotheses by the model's own score plus this weight times how well the model "
+        "translates each hypothesis back into the source (its length-normalised log-probability); 0 keeps the "
+        "beam's order. For models that translate both ways; costs about a second decoding; not applied to "
+        "streamed translations.",
+        minimum=0,
+        maximum=10,
+    )
     # At most the model's vocabulary size (checked when decoding); 0 samples from the whole vocabulary.
     sampling_topk: int = _option(1, "integer", minimum=0)
     sampling_topp: float = _option(1.0, "number", minimum=0.01, maximum=1)
@@ -125,10 +139,13 @@ class TranslationOptions:
                 schema: dict[str, Any] = {"type": f.metadata["type"], **f.metadata["bounds"]}
                 if f.default is not None:
                     schema["default"] = f.default
+                doc = [f.metadata["doc"]] if f.metadata.get("doc") else []
                 if f.metadata.get("neutral") is not None:
-                    schema["description"] = (
-                        f"default: the model's recommendation (GET /v1/models, `decoding`), else {f.metadata['neutral']}"
+                    doc.append(
+                        f"Default: the model's recommendation (GET /v1/models, `decoding`), else {f.metadata['neutral']}."
                     )
+                if doc:
+                    schema["description"] = " ".join(doc)
                 properties[f.name] = schema
         return {"type": "object", "additionalProperties": False, "properties": properties}
 
@@ -333,13 +350,16 @@ def _sampling_arguments(options: TranslationOptions) -> dict[str, Any]:
     }
 
 
+def _sub_batch_tokens(options: TranslationOptions, device: str) -> int:
+    """Tokens per CTranslate2 batch: fixed sub-batches on CPU (which the replicas run side by side)."""
+    return min(options.max_batch_tokens, CPU_SUB_BATCH_TOKENS) if device == "cpu" else options.max_batch_tokens
+
+
 def _search_arguments(options: TranslationOptions, device: str) -> dict[str, Any]:
-    """The CTranslate2 arguments of a batched call: token-bounded batches (fixed sub-batches on CPU, which the
-    replicas run side by side), beam search (unless sampling), n-best."""
-    sub_batch = min(options.max_batch_tokens, CPU_SUB_BATCH_TOKENS) if device == "cpu" else options.max_batch_tokens
+    """The CTranslate2 arguments of a batched call: token-bounded batches, beam search (unless sampling), n-best."""
     return {
         **_sampling_arguments(options),
-        "max_batch_size": sub_batch,
+        "max_batch_size": _sub_batch_tokens(options, device),
         "batch_type": "tokens",
         "beam_size": 1 if options.sampling else options.beam_size,
         "num_hypotheses": options.n_best,
@@ -414,10 +434,20 @@ class _CTranslate2Backend:
     ) -> list[SegmentResult]:
         if not segments:
             return []
+        chosen = options.for_model(self.manifest.decoding)
+        if chosen.reconstruction_weight and not self.translates_back(source, target):
+            raise InvalidRequest(
+                f"reconstruction_weight reranks translations by translating them back ({target.code}→{source.code}), "
+                f"which model {self.manifest.name!r} does not do; accepted here: 0 (or leave it unset)"
+            )
         try:
-            return self._translate(segments, source, target, options.for_model(self.manifest.decoding))
+            return self._translate(segments, source, target, chosen)
         except ValueError as exc:
             raise _refused_options(exc) from exc
+
+    def translates_back(self, source: Language, target: Language) -> bool:
+        """Whether the model can score a ``source`` → ``target`` translation back into the source."""
+        return False
 
     def stream_segment(
         self,
@@ -502,6 +532,53 @@ class EncoderDecoderTranslator(_CTranslate2Backend):
             return []
         return [t for t in self.tokenizer.encode(options.target_prefix) if t not in self.tokenizer.special_tokens]
 
+    def translates_back(self, source: Language, target: Language) -> bool:
+        return self.manifest.serves(target.base, source.base)
+
+    def _reconstruction_scores(
+        self,
+        pairs: Sequence[tuple[str, str]],
+        source: Language,
+        target: Language,
+        options: TranslationOptions,
+        max_length: int | None,
+    ) -> list[float]:
+        """For each (source sentence, hypothesis): the model's length-normalised log-probability of the sentence
+        as the translation of the hypothesis (``target`` → ``source``), end of sentence included."""
+        backwards = [self._encode(hypothesis, target, source)[:max_length] for _, hypothesis in pairs]
+        prefix = self._language_prefix(source, target)
+        sentences = [(prefix + self.tokenizer.encode_target(sentence))[:max_length] for sentence, _ in pairs]
+        scored = self.model.score_batch(
+            backwards,
+            sentences,
+            max_batch_size=_sub_batch_tokens(options, self.device),
+            batch_type="tokens",
+            max_input_length=0,
+        )
+        return [sum(result.log_probs) / max(len(result.log_probs), 1) for result in scored]
+
+    def _reranked(
+        self,
+        segments: Sequence[str],
+        candidates: list[list[Hypothesis]],
+        source: Language,
+        target: Language,
+        options: TranslationOptions,
+    ) -> list[list[Hypothesis]]:
+        """Each segment's hypotheses ordered by their own score plus ``reconstruction_weight`` times their
+        reconstruction score, the first ``n_best`` kept. Scores stay the model's own (forward) scores."""
+        weight = options.reconstruction_weight or 0.0
+        pairs = [(segment, h.text) for segment, found in zip(segments, candidates) for h in found]
+        # Sequences longer than the position table cannot be scored; the table's end bounds them.
+        limit = self.manifest.max_positions - 1 if self.manifest.max_positions else None
+        backward = iter(self._reconstruction_scores(pairs, source, target, options, limit))
+        reranked = []
+        for found in candidates:
+            scored = [(h.score + weight * next(backward), i, h) for i, h in enumerate(found)]
+            scored.sort(key=lambda item: (-item[0], item[1]))
+            reranked.append([h for _, _, h in scored[: options.n_best]])
+        return reranked
+
     def _translate(
         self, segments: Sequence[str], source: Language, target: Language, options: TranslationOptions
     ) -> list[SegmentResult]:
@@ -513,22 +590,28 @@ class EncoderDecoderTranslator(_CTranslate2Backend):
         if self.manifest.max_positions:
             # Decoding past the position table is an error in CTranslate2; stop at its end instead.
             max_length = min(max_length, self.manifest.max_positions - 1)
+        arguments = _search_arguments(options, self.device)
+        if options.reconstruction_weight:
+            # Rerank every hypothesis the search ends with (the beam, or the samples asked for).
+            arguments["num_hypotheses"] = max(options.n_best, arguments["beam_size"])
         results = self.model.translate_batch(
             batch,
             target_prefix=[prefix] * len(batch) if prefix else None,
             max_input_length=0,
             max_decoding_length=max_length,
-            **_search_arguments(options, self.device),
+            **arguments,
         )
-        out = []
-        for tokens, result in zip(batch, results):
-            hypotheses = []
-            for hyp, score in zip(result.hypotheses, result.scores):
-                # Language-code prefixes are not part of the text; a user's target prefix is.
-                body = hyp[strip:]
-                hypotheses.append(Hypothesis(self.tokenizer.decode(body), float(score), len(hyp)))
-            out.append(SegmentResult(tuple(hypotheses), len(tokens)))
-        return out
+        candidates = [
+            # Language-code prefixes are not part of the text; a user's target prefix is.
+            [
+                Hypothesis(self.tokenizer.decode(hyp[strip:]), float(score), len(hyp))
+                for hyp, score in zip(result.hypotheses, result.scores)
+            ]
+            for result in results
+        ]
+        if options.reconstruction_weight:
+            candidates = self._reranked(segments, candidates, source, target, options)
+        return [SegmentResult(tuple(found), len(tokens)) for tokens, found in zip(batch, candidates)]
 
     def _stream(self, sentence: str, source: Language, target: Language, options: TranslationOptions) -> Iterator[str]:
         language_prefix = self._language_prefix(target, source)
@@ -681,6 +764,15 @@ def load_translator(directory: Path, runtime: RuntimeOptions | None = None) -> T
         TranslationOptions.check_recommendation(manifest.decoding)
     except InvalidRequest as exc:
         raise InvalidModel(directory, f"{MANIFEST_NAME}'s 'decoding' recommends what cannot be used: {exc}") from exc
+    if manifest.decoding.get("reconstruction_weight") and (
+        manifest.architecture == "decoder-only" or not manifest.translates_back()
+    ):
+        pairs = ", ".join(f"{a}→{b}" for a, b in manifest.directions())
+        raise InvalidModel(
+            directory,
+            f"{MANIFEST_NAME}'s 'decoding' recommends reconstruction_weight, which needs an encoder-decoder model "
+            f"that translates each of its directions back; this one is {manifest.architecture} and translates {pairs}",
+        )
     if not (directory / "model.bin").is_file():
         raise InvalidModel(directory, "model.bin (the CTranslate2 weights) is missing")
     runtime = runtime or RuntimeOptions()

@@ -80,6 +80,14 @@ class Manifest:
             return list(self.pairs)
         return [(a, b) for a in self.languages for b in self.languages if a != b]
 
+    def serves(self, source: str, target: str) -> bool:
+        """Whether the model translates ``source`` → ``target`` (base codes: a pair's ``pt-BR`` counts as ``pt``)."""
+        return (source, target) in {(a.split("-")[0], b.split("-")[0]) for a, b in self.directions()}
+
+    def translates_back(self) -> bool:
+        """Whether every direction's reverse is a direction too (what reconstruction reranking needs)."""
+        return all(self.serves(b.split("-")[0], a.split("-")[0]) for a, b in self.directions())
+
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["languages"] = list(self.languages)

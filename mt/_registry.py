@@ -32,7 +32,7 @@ class RegistryEntry:
     default: bool = False
 
     def serves(self, source: Language, target: Language) -> bool:
-        return (source.base, target.base) in {(a.split("-")[0], b.split("-")[0]) for a, b in self.manifest.directions()}
+        return self.manifest.serves(source.base, target.base)
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,8 @@ from mt._languages import Language, family_tokens
 class ModelTokenizer(Protocol):
     def encode(self, text: str) -> list[str]: ...
 
+    def encode_target(self, text: str) -> list[str]: ...
+
     def decode(self, tokens: Sequence[str]) -> str: ...
 
     def has_token(self, token: str) -> bool: ...
@@ -48,6 +50,10 @@ class SentencePieceTokenizer:
 
     def encode(self, text: str) -> list[str]:
         return [*self.source.encode(text, out_type=str), "</s>"]
+
+    def encode_target(self, text: str) -> list[str]:
+        """``text`` as target tokens (no end token: CTranslate2 adds it), e.g. to score it as a translation."""
+        return list(self.target.encode(text, out_type=str))
 
     def decode(self, tokens: Sequence[str]) -> str:
         return str(self.target.decode_pieces([t for t in tokens if t not in self.special_tokens]))
@@ -93,6 +99,10 @@ class HuggingFaceTokenizer:
     def encode(self, text: str, add_special_tokens: bool = True) -> list[str]:
         ids = self.hf(text, add_special_tokens=add_special_tokens)["input_ids"]
         return list(self.hf.convert_ids_to_tokens(ids))
+
+    def encode_target(self, text: str) -> list[str]:
+        """``text`` as target tokens, without special tokens (CTranslate2 adds the end token when scoring)."""
+        return self.encode(text, add_special_tokens=False)
 
     def decode(self, tokens: Sequence[str]) -> str:
         ids = self.hf.convert_tokens_to_ids(list(tokens))

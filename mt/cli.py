@@ -57,6 +57,7 @@ def _translation_options(args: argparse.Namespace) -> TranslationOptions:
         repetition_penalty=args.repetition_penalty,
         no_repeat_ngram_size=args.no_repeat_ngram_size,
         length_penalty=args.length_penalty,
+        reconstruction_weight=args.reconstruction_weight,
         max_decoding_length=args.max_length,
         max_batch_tokens=args.max_batch_tokens,
         target_prefix=args.target_prefix,
@@ -251,7 +252,7 @@ def _decoding_flags(parser: argparse.ArgumentParser) -> None:
         "--sampling-topp", type=float, default=1.0, help="sample from the tokens of this cumulative probability"
     )
     group.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (0.01-100; 1 = as trained)")
-    # Unset, these three take the model's recommendation (its manifest's "decoding"), else no penalty.
+    # Unset, these four take the model's recommendation (its manifest's "decoding"), else no penalty.
     group.add_argument(
         "--repetition-penalty", type=float, help="penalise repeated tokens (> 1; 1 = none; default: the model's)"
     )
@@ -262,6 +263,12 @@ def _decoding_flags(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--length-penalty", type=float, help="beam scores divided by length ** this (default: the model's, else 1)"
+    )
+    group.add_argument(
+        "--reconstruction-weight",
+        type=float,
+        help="rerank the beam by how well each translation translates back into the source, with this weight "
+        "(0 = the beam's order; models that translate both ways; default: the model's, else 0)",
     )
     group.add_argument("--max-length", type=int, default=256, help="maximum output tokens per sentence")
     group.add_argument("--max-batch-tokens", type=int, default=4096, help="source tokens in one model batch")

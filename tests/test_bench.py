@@ -192,11 +192,14 @@ def test_a_model_system_decodes_with_the_options_its_spec_names() -> None:
             self.options = kwargs["options"]
             return [SimpleNamespace(text=t.upper()) for t in texts]
 
-    system = ModelSystem(parse_system("m=some/model:beam=2,no_repeat_ngram_size=4,repetition_penalty=1.1"))
+    system = ModelSystem(
+        parse_system("m=some/model:beam=2,no_repeat_ngram_size=4,repetition_penalty=1.1,reconstruction_weight=0.5")
+    )
     system._engine = engine = Recorder()
     assert system.translate(["a"], "en", "ja") == ["A"]
     chosen = engine.options
     assert (chosen.beam_size, chosen.no_repeat_ngram_size, chosen.repetition_penalty) == (2, 4, 1.1)
+    assert chosen.reconstruction_weight == 0.5
     assert chosen.length_penalty is None  # unset: the model decides
     with pytest.raises(InvalidRequest, match="no_repeat_ngram_size='x' must be a number"):
         ModelSystem(parse_system("m=some/model:no_repeat_ngram_size=x")).translate(["a"], "en", "ja")

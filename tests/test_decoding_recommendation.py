@@ -29,6 +29,7 @@ def test_unset_options_take_the_recommendation_else_their_neutral_value() -> Non
         "length_penalty": 1.0,
         "repetition_penalty": 1.0,
         "no_repeat_ngram_size": 0,
+        "reconstruction_weight": 0.0,
     }
     chosen = TranslationOptions(beam_size=2).for_model(recommended)
     assert (chosen.beam_size, chosen.no_repeat_ngram_size, chosen.repetition_penalty, chosen.length_penalty) == (

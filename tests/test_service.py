@@ -195,6 +195,7 @@ def test_the_openapi_document_describes_what_is_parsed_and_serialised() -> None:
         "length_penalty",
         "repetition_penalty",
         "no_repeat_ngram_size",
+        "reconstruction_weight",
         "sampling_topk",
         "sampling_topp",
         "sampling_temperature",

@@ -53,7 +53,7 @@ def add_bench_command(subparsers: Any) -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=(
             "systems: MODEL[:beam=5,compute_type=float32,device=cpu,threads=2,max_length=256,batch=64,\n"
-            "length_penalty=1.0,repetition_penalty=1.1,no_repeat_ngram_size=4], default, "
+            "length_penalty=1.0,repetition_penalty=1.1,no_repeat_ngram_size=4,reconstruction_weight=0.5], default, "
             "libretranslate+http://HOST:PORT, deepl+https://HOST (key in DEEPL_AUTH_KEY), kakehashi+http://HOST:PORT "
             "[:batch=16,retries=4,backoff=1,timeout=120,key_env=VAR], file:PATH\n"
             "test sets: NAME:PAIR (kakehashi bench testsets) or files:SRC,REF[:PAIR]"

@@ -30,7 +30,12 @@ NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 OPTIONS = re.compile(r"[A-Za-z_]+=[^,]*(,[A-Za-z_]+=[^,]*)*")
 HTTP_KINDS = {"libretranslate": "LIBRETRANSLATE_API_KEY", "deepl": "DEEPL_AUTH_KEY", "kakehashi": "KAKEHASHI_API_KEY"}
 # Decoding options a model system passes on as they are (named as in the REST API's ``options``).
-DECODING_OPTIONS = {"length_penalty": float, "repetition_penalty": float, "no_repeat_ngram_size": int}
+DECODING_OPTIONS = {
+    "length_penalty": float,
+    "repetition_penalty": float,
+    "no_repeat_ngram_size": int,
+    "reconstruction_weight": float,
+}
 MODEL_OPTIONS = ("beam", "compute_type", "device", "threads", "max_length", "batch", *DECODING_OPTIONS)
 HTTP_OPTIONS = ("batch", "retries", "backoff", "timeout", "key_env", "beam", "max_length", "model")
 TRANSFORMERS_OPTIONS = ("like", "device", "threads")
