@@ -10,7 +10,13 @@ the paired bootstrap's p-value of chrF against the first setting, the sentences 
 stutter: repeat a word trigram more often than their reference does (the stutter that beam search without
 constraints produces, 「3月3日の月3日」). Words are MeCab's for Japanese, so natural repeats of a character run
 (ている … ている) are not counted, and a trigram the reference repeats as often is not a stutter. Every setting
-names its penalties, so none takes the model's recommended decoding (its manifest's ``decoding``).
+names its penalties, so none takes the model's recommended decoding (its manifest's ``decoding``). The
+``…-recon`` settings rerank the beam by how well the model translates each hypothesis back
+(``reconstruction_weight``)::
+
+    python benchmarks/decoding.py --only beam4-norepeat4 --only beam4-norepeat4-recon0.25 \
+        --only beam4-norepeat4-recon0.5 --only beam4-norepeat4-recon1 --testset wikikyoto-dev \
+        --testset tatoeba-gate --limit 0 --output benchmarks/results/decoding_reconstruction_dev.json
 """
 
 from __future__ import annotations

@@ -241,7 +241,7 @@ def main() -> None:
         report = _load(name + ".json")
         if report:
             lines += speed_section(name, title, report)
-    for name in ("decoding.json", "decoding_dev_sets.json"):
+    for name in ("decoding.json", "decoding_dev_sets.json", "decoding_reconstruction_dev.json"):
         decoding = _load(name)
         if decoding:
             lines += decoding_section(name, decoding)
@@ -272,6 +272,11 @@ OTHER_REPORTS = (
         "quality_decoding.md",
         "the default (step 9,654) with its recommended decoding (`no_repeat_ngram_size` 4) against plain beam 4 on "
         "the test sets, paired bootstrap",
+    ),
+    (
+        "quality_reconstruction.md",
+        "the default (step 9,654) reranking its beam by translating back (`reconstruction_weight`) against beam 4 "
+        "with `no_repeat_ngram_size` 4 alone on the test sets, paired bootstrap",
     ),
     ("references.json", "source references: index build, load, search latency, memory, retrieval accuracy"),
     ("glossary.json", "glossaries: term accuracy with and without placeholders"),
