@@ -166,6 +166,10 @@ def _engine(report: dict[str, Any] | None, system: str, beam: int) -> float | No
     return float(max(rows, key=lambda r: r["batch_size"])["speed_ratio"]) if rows else None
 
 
+# The system of quality_reconstruction.json that decodes as the shipped default recommends.
+SERVED_SYSTEM = "reconstruct0.5"
+
+
 def goals_section() -> list[str]:
     """The issues' goals, each against the measured figure (computed here from the reports)."""
     quality, speed, llm_speed = _load("quality.json"), _load("speed.json"), _load("speed_llm.json")
@@ -177,11 +181,14 @@ def goals_section() -> list[str]:
         met = None if value is None else (value >= bound if sign == "≥" else value <= bound)
         rows.append((name, value, f"{sign} {bound:g}{unit}", met))
 
-    # The shipped default's own scores: the relay's last comparison measures the model shipped now.
+    # The shipped default's own scores: the relay's last comparison measures the model shipped now; the
+    # reconstruction report measures it as it decodes now (its recommended decoding), where that report exists.
     default = _load("quality_relay.json") or quality
+    served = _load("quality_reconstruction.json")
+    scored, system = (served, SERVED_SYSTEM) if served else (default, "int8")
     for test_set, floor in (("tatoeba-test", 25), ("wikikyoto-test", 15)):
-        goal(f"default ja→en BLEU, {test_set}", _score(default, "int8", f"{test_set}:ja-en", "bleu"), "≥", floor)
-        goal(f"default en→ja chrF, {test_set}", _score(default, "int8", f"{test_set}:en-ja", "chrf"), "≥", 25)
+        goal(f"default ja→en BLEU, {test_set}", _score(scored, system, f"{test_set}:ja-en", "bleu"), "≥", floor)
+        goal(f"default en→ja chrF, {test_set}", _score(scored, system, f"{test_set}:en-ja", "chrf"), "≥", 25)
     # The int8 − float32 gap of the model shipped now where the relay's report has its float32 twin.
     with_twin = default if any(r["system"] == "float32" for r in (default or {}).get("results", [])) else quality
     gaps = [
@@ -218,7 +225,12 @@ def goals_section() -> list[str]:
         [name, "—" if v is None else round(v, 2), target, {True: "met", False: "not met", None: "—"}[met]]
         for name, v, target, met in rows
     ]
-    return ["## Goals", ""] + _table(["goal", "measured", "target", ""], table)
+    source = (
+        f"`quality_reconstruction.json`, system `{SERVED_SYSTEM}`: the model as it decodes by default"
+        if served
+        else "`quality_relay.json`, system `int8`"
+    )
+    return ["## Goals", "", f"The default's scores: {source}.", ""] + _table(["goal", "measured", "target", ""], table)
 
 
 def main() -> None:

@@ -204,3 +204,68 @@ def paired_bootstrap(
             )
     # The signatures carry the seed and sample count, so the test can be repeated exactly.
     return PairedComparison(names[0], result, {metric: str(sig) for metric, sig in signatures.items()})
+
+
+@dataclass(frozen=True)
+class PooledGain:
+    """A candidate's chrF gain over a baseline, pooled over several test sets by sentences, and how likely it is
+    not a gain: ``p_value`` is the share of paired bootstrap resamples (plus one) where the pooled gain is ≤ 0."""
+
+    gain: float
+    p_value: float
+    sentences: int
+    resamples: int
+
+
+def pooled_chrf_gain(
+    sets: Sequence[tuple[Sequence[str], Sequence[str], Sequence[str]]],
+    fixed: Sequence[tuple[float, int]] = (),
+    resamples: int = 1000,
+    seed: int = 12345,
+) -> PooledGain:
+    """The chrF2 gain of a candidate over a baseline, averaged over all sentences of several test sets (each
+    set's corpus-level gain weighted by its sentences), with a paired bootstrap: each resample draws every set's
+    sentences anew (the same draw for both systems) and pools again.
+
+    Args:
+        sets: Per test set, (baseline hypotheses, candidate hypotheses, references).
+        fixed: Per further set known only by its scores, (chrF gain, sentences): pooled in, never resampled.
+        resamples: Bootstrap samples.
+        seed: Seeds the draws, so reruns give the same p-value.
+
+    Raises:
+        InvalidRequest: no sentences at all, or a set whose hypotheses differ in number from its references.
+    """
+    import numpy as np
+
+    chrf = _sacrebleu().metrics.CHRF()
+    stats = []
+    for baseline, candidate, references in sets:
+        _check_lengths(baseline, references, "baseline hypotheses")
+        _check_lengths(candidate, references, "candidate hypotheses")
+        refs = [list(references)]
+        # sacreBLEU's own paired test works from these per-sentence statistics, summed over each resample.
+        stats.append(
+            (
+                np.array(chrf._extract_corpus_statistics(list(baseline), refs), dtype=np.int64),
+                np.array(chrf._extract_corpus_statistics(list(candidate), refs), dtype=np.int64),
+            )
+        )
+    fixed_sentences = sum(n for _, n in fixed)
+    fixed_weighted = sum(gain * n for gain, n in fixed)
+    sentences = sum(len(b) for b, _ in stats) + fixed_sentences
+    if not sentences:
+        raise InvalidRequest("a pooled gain needs at least one sentence")
+
+    def pooled(draws: Sequence[Any] | None) -> float:
+        total = fixed_weighted
+        for i, (baseline, candidate) in enumerate(stats):
+            rows = slice(None) if draws is None else draws[i]
+            gain = chrf._compute_score_from_stats(candidate[rows].sum(axis=0).tolist()).score
+            gain -= chrf._compute_score_from_stats(baseline[rows].sum(axis=0).tolist()).score
+            total += gain * len(baseline)
+        return float(total / sentences)
+
+    rng = np.random.default_rng(seed)
+    not_better = sum(pooled([rng.integers(0, len(b), len(b)) for b, _ in stats]) <= 0 for _ in range(resamples))
+    return PooledGain(round(pooled(None), 3), (not_better + 1) / (resamples + 1), sentences, resamples)

@@ -595,7 +595,7 @@ def test_ship_gate_pools_the_run_dev_wiki_kyoto_dev_and_tatoeba_gate_by_sentence
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent.parent / "benchmarks"))
-    from ship_gate import decide
+    from ship_gate import decide, gate_rows
 
     def run_dev(ja_en: float, en_ja: float, sentences: int = 250) -> dict[str, Any]:
         return {"ja-en": {"chrf": ja_en, "sentences": sentences}, "en-ja": {"chrf": en_ja, "sentences": sentences}}
@@ -617,7 +617,7 @@ def test_ship_gate_pools_the_run_dev_wiki_kyoto_dev_and_tatoeba_gate_by_sentence
 
     # +1.0 chrF on the small run dev set does not outweigh -0.3 on eight times as many Wiki Kyoto and Tatoeba
     # sentences ...
-    kept = decide(run_dev(44.0, 24.0), run_dev(43.0, 23.0), quality(44.7, 45.0))
+    kept = decide(gate_rows(run_dev(44.0, 24.0), run_dev(43.0, 23.0), quality(44.7, 45.0)), 0.01)
     assert (
         kept["pooled_chrf_gain"] == pytest.approx((2 * 250 * 1.0 - 4 * 1000 * 0.3) / 4500, abs=1e-3)
         and not kept["ship"]
@@ -625,13 +625,39 @@ def test_ship_gate_pools_the_run_dev_wiki_kyoto_dev_and_tatoeba_gate_by_sentence
     assert [r["set"] for r in kept["rows"]][::3] == ["run dev ja-en", "wikikyoto-dev en-ja"]
     assert [r["set"] for r in kept["rows"]][4:] == ["tatoeba-gate ja-en", "tatoeba-gate en-ja"]
     assert kept["rows"][2]["p_chrF"] == 0.04 and kept["rows"][0]["p_chrF"] is None
-    # ... -0.1 does (the candidate named as in a report of several candidates).
+    # ... -0.1 does (the candidate named as in a report of several candidates), when the pooled bootstrap finds
+    # the gain beyond noise.
     renamed = json.loads(json.dumps(quality(44.9, 45.0)).replace('"candidate"', '"cooldown"'))
-    assert decide(run_dev(44.0, 24.0), run_dev(43.0, 23.0), renamed, "cooldown")["ship"]
+    rows = gate_rows(run_dev(44.0, 24.0), run_dev(43.0, 23.0), renamed, "cooldown")
+    assert decide(rows, 0.01)["ship"] and decide(rows, 0.01)["pooled_p"] == 0.01
+    assert not decide(rows, 0.2)["ship"] and decide(rows, 0.2, alpha=0.25)["ship"]
     with pytest.raises(SystemExit, match="different run dev sets"):
-        decide(run_dev(44.0, 24.0, 300), run_dev(43.0, 23.0), quality(44.9, 45.0))
+        gate_rows(run_dev(44.0, 24.0, 300), run_dev(43.0, 23.0), quality(44.9, 45.0))
     with pytest.raises(SystemExit, match="no scores of both systems on wikikyoto-dev:ja-en"):
-        decide(run_dev(44.0, 24.0), run_dev(43.0, 23.0), {"results": []})
+        gate_rows(run_dev(44.0, 24.0), run_dev(43.0, 23.0), {"results": []})
+
+
+def test_the_pooled_gain_is_each_sets_corpus_gain_weighted_by_sentences_with_a_paired_bootstrap() -> None:
+    from mt._evaluation import pooled_chrf_gain, score_corpus
+
+    references = ["The cat sat on the mat.", "I like green tea.", "Kyoto has many temples.", "He walked home."] * 30
+    worse = ["A cat sat on a mat.", "I like tea.", "Kyoto has temples.", "He went home."] * 30
+    better = ["The cat sat on the mat.", "I like green tea.", "Kyoto has many temples.", "He walked."] * 30
+    corpus_gain = score_corpus(better, references, "en").chrf - score_corpus(worse, references, "en").chrf
+    clear = pooled_chrf_gain([(worse, better, references)], resamples=200)
+    assert clear.gain == pytest.approx(corpus_gain, abs=0.01) and clear.p_value == 1 / 201
+    assert pooled_chrf_gain([(better, worse, references)], resamples=200).p_value == 1.0
+    # A second set with no difference halves the pooled gain; a fixed row counts by its sentences.
+    same = pooled_chrf_gain([(worse, better, references), (worse, worse, references)], resamples=200)
+    assert same.gain == pytest.approx(corpus_gain / 2, abs=0.01) and same.sentences == 240
+    fixed = pooled_chrf_gain([(worse, worse, references)], fixed=[(-1.0, 120)], resamples=200)
+    assert fixed.gain == -0.5 and fixed.p_value == 1.0
+    # One sentence of 120 better, the rest alike: a gain above zero, but not one the resamples can trust.
+    one = list(worse)
+    one[0] = better[0]
+    assert 0 < pooled_chrf_gain([(worse, one, references)], resamples=200).p_value > 0.05
+    with pytest.raises(InvalidRequest, match="candidate hypotheses"):
+        pooled_chrf_gain([(worse, better[:-1], references)])
 
 
 @pytest.mark.integration
