@@ -4,6 +4,8 @@ and the gain of cross-request micro-batching.
     python benchmarks/http_load.py --output benchmarks/results/http_load.json [--registry FILE] [--sentences 256] \
         [--redis-url redis://127.0.0.1:6379/15]
 
+``--redis-url`` names a database the benchmark empties first.
+
 Phases (each bounded by a sentence count and a time limit):
 
 1. sequential misses — one client, one sentence per request, every sentence new;
@@ -20,7 +22,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -33,6 +34,13 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 TATOEBA = ROOT.parent / "shared" / "data" / "testsets" / "tatoeba-test" / "tatoeba-test-v2021-08-07.eng-jpn.ja"
 FALLBACK = ROOT / "tests" / "data" / "tatoeba_sample.tsv"
+
+
+def _machine_info() -> dict[str, Any]:
+    sys.path.insert(0, str(ROOT))
+    from mt.bench.report import machine_info
+
+    return machine_info()
 
 
 def sentences(count: int) -> list[str]:
@@ -108,10 +116,18 @@ def main() -> None:
     parser.add_argument("--time-limit", type=float, default=120.0, help="seconds per phase at most")
     parser.add_argument("--port", type=int, default=18763)
     parser.add_argument(
-        "--redis-url", default="", help="cache in this Redis (its keys are the server's own); default: in-process LRU"
+        "--redis-url",
+        default="",
+        help="cache in this Redis database, emptied first (give the benchmark one of its own: translations an earlier "
+        "run left there would turn misses into hits); default: in-process LRU",
     )
     parser.add_argument("--output", type=Path)
     args = parser.parse_args()
+    if args.redis_url:
+        import redis
+
+        redis.Redis.from_url(args.redis_url).flushdb()
+        print(f"emptied {args.redis_url} so that every miss phase misses")
 
     texts = sentences(2 * args.sentences)
     sequential_texts, concurrent_texts = texts[: args.sentences // 4], texts[args.sentences :]
@@ -147,7 +163,7 @@ def main() -> None:
         server.wait(timeout=30)
     report = {
         "benchmark": "http_load",
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version()},
+        "machine": _machine_info(),
         "registry": args.registry or "shipped",
         "cache": "redis" if args.redis_url else "in-process LRU",
         "phases": {

@@ -104,6 +104,10 @@ def http_section(report: dict[str, Any]) -> list[str]:
             lines.append(f"- {key}: {value}")
     if isinstance(report.get("server_rss_mb"), dict):
         lines.append(f"- server memory in MB (VmRSS now, VmHWM peak): {report['server_rss_mb']}")
+    machine = report.get("machine") or {}
+    if machine.get("cpu"):
+        features = ", ".join(machine.get("cpu_features") or ()) or "none listed"
+        lines.append(f"- machine: {machine['cpu']}, {machine.get('cpu_count')} CPUs (vector extensions: {features})")
     return lines + [""]
 
 
@@ -289,6 +293,11 @@ OTHER_REPORTS = (
         "quality_reconstruction.md",
         "the default (step 9,654) reranking its beam by translating back (`reconstruction_weight`) against beam 4 "
         "with `no_repeat_ngram_size` 4 alone on the test sets, paired bootstrap",
+    ),
+    (
+        "http_load_no_reranking.json",
+        "`http_load.py` on the same machine as `http_load.json`, the default decoding without reranking by "
+        "translating back: what the reranking costs a server",
     ),
     ("references.json", "source references: index build, load, search latency, memory, retrieval accuracy"),
     ("glossary.json", "glossaries: term accuracy with and without placeholders"),
