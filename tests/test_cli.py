@@ -100,6 +100,7 @@ def test_model_selected_by_name(tiny_registry: Path, capsys: pytest.CaptureFixtu
         (["--from", "ja", "--to", "fr"], "no installed model translates ja→fr"),
         (["--from", "ja", "--to", "en", "--model", "nope"], "unknown model 'nope'"),
         (["--from", "ja", "--to", "en", "--beam", "0"], "beam_size"),
+        (["--from", "ja", "--to", "en", "--reconstruction-weight", "-1"], "reconstruction_weight must be between 0"),
     ],
 )
 def test_errors_exit_non_zero_without_traceback(tiny_registry: Path, args: list[str], message: str) -> None:

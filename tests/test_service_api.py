@@ -70,6 +70,17 @@ def test_native_auto_detect_n_best_and_model_choice(start_server) -> None:  # ty
     assert row["models"] == ["tiny-madlad"]
     assert len(row["alternatives"]) >= 1
 
+    # Reranking by translating back (MADLAD tags and tokenizer) keeps the beam's hypotheses, in its own order.
+    def hypotheses(**options: Any) -> set[str]:
+        body = {"text": "猫が好きです。", "source": "ja", "target": "en", "model": "tiny-madlad"}
+        options = {"beam_size": 4, "n_best": 4, "max_decoding_length": 6, **options}
+        answer = httpx.post(f"{server.url}/v1/translate", json={**body, "options": options}, timeout=60)
+        assert answer.status_code == 200, answer.text
+        found = answer.json()["translations"][0]
+        return {found["text"], *(a["text"] for a in found["alternatives"])}
+
+    assert hypotheses(reconstruction_weight=2.0) == hypotheses()
+
 
 @pytest.mark.parametrize(
     ("body", "status", "fragment"),
