@@ -295,6 +295,10 @@ OTHER_REPORTS = (
         "with `no_repeat_ngram_size` 4 alone on the test sets, paired bootstrap",
     ),
     (
+        "quality_reconstruction_news.md",
+        "the same two decodings on news, far from the training data (FLORES-200 devtest and WMT20, 500 sentences)",
+    ),
+    (
         "http_load_no_reranking.json",
         "`http_load.py` on the same machine as `http_load.json`, the default decoding without reranking by "
         "translating back: what the reranking costs a server",
