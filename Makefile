@@ -75,8 +75,9 @@ relay: $(INSTALLED)-train
 	$(RELAY_TRAIN) --minutes $(MINUTES) --eval-minutes 30
 
 # Whether the relay's last export should replace the shipped default: the ship gate (benchmarks/ship_gate.py) on
-# the run's dev set, the Wiki Kyoto dev split and tatoeba-gate, pooled by sentences (prints its verdict; exit
-# status 1, ignored here, when the shipped model stays). CANDIDATE: another model directory, e.g. a cool-down branch's export.
+# the run's dev set, the Wiki Kyoto dev split and tatoeba-gate, pooled by sentences: a gain above zero and beyond
+# noise (pooled paired bootstrap, p < 0.05). It prints its verdict (exit status 1, ignored here, when the shipped
+# model stays). CANDIDATE: another model directory, e.g. a cool-down branch's export.
 CANDIDATE ?= $(HOME)/.cache/kakehashi/train/kakehashi-ja-en/model
 ship-gate: $(INSTALLED)-bench
 	-$(BIN)/python benchmarks/ship_gate.py $(CANDIDATE)
