@@ -536,15 +536,12 @@ class EncoderDecoderTranslator(_CTranslate2Backend):
         return self.manifest.serves(target.base, source.base)
 
     def _reconstruction_scores(
-        self,
-        pairs: Sequence[tuple[str, str]],
-        source: Language,
-        target: Language,
-        options: TranslationOptions,
-        max_length: int | None,
+        self, pairs: Sequence[tuple[str, str]], source: Language, target: Language, options: TranslationOptions
     ) -> list[float]:
         """For each (source sentence, hypothesis): the model's length-normalised log-probability of the sentence
         as the translation of the hypothesis (``target`` → ``source``), end of sentence included."""
+        # Sequences longer than the position table cannot be scored; the table's end bounds them.
+        max_length = self.manifest.max_positions - 1 if self.manifest.max_positions else None
         backwards = [self._encode(hypothesis, target, source)[:max_length] for _, hypothesis in pairs]
         prefix = self._language_prefix(source, target)
         sentences = [(prefix + self.tokenizer.encode_target(sentence))[:max_length] for sentence, _ in pairs]
@@ -569,9 +566,7 @@ class EncoderDecoderTranslator(_CTranslate2Backend):
         reconstruction score, the first ``n_best`` kept. Scores stay the model's own (forward) scores."""
         weight = options.reconstruction_weight or 0.0
         pairs = [(segment, h.text) for segment, found in zip(segments, candidates) for h in found]
-        # Sequences longer than the position table cannot be scored; the table's end bounds them.
-        limit = self.manifest.max_positions - 1 if self.manifest.max_positions else None
-        backward = iter(self._reconstruction_scores(pairs, source, target, options, limit))
+        backward = iter(self._reconstruction_scores(pairs, source, target, options))
         reranked = []
         for found in candidates:
             scored = [(h.score + weight * next(backward), i, h) for i, h in enumerate(found)]

@@ -15,13 +15,18 @@ from mt._errors import MissingDependency
 LIBRARIES = ("kakehashi", "ctranslate2", "sacrebleu", "transformers", "torch", "numpy", "httpx")
 
 
-def _cpu_model() -> str:
+def _cpuinfo(field: str) -> str | None:
+    """The first value of ``field`` in /proc/cpuinfo (``None`` where there is none)."""
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.is_file():
         for line in cpuinfo.read_text(encoding="utf-8", errors="replace").splitlines():
-            if line.startswith("model name"):
+            if line.startswith(field):
                 return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
+    return None
+
+
+def _cpu_model() -> str:
+    return _cpuinfo("model name") or platform.processor() or platform.machine()
 
 
 # The vector extensions CTranslate2's int8 and bfloat16 kernels are fastest with; the same model's speed (and int8
@@ -30,13 +35,8 @@ CPU_FEATURES = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_int8", "am
 
 
 def _cpu_features() -> list[str]:
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text(encoding="utf-8", errors="replace").splitlines():
-            if line.startswith("flags"):
-                flags = set(line.split(":", 1)[1].split())
-                return [f for f in CPU_FEATURES if f in flags]
-    return []
+    flags = set((_cpuinfo("flags") or "").split())
+    return [f for f in CPU_FEATURES if f in flags]
 
 
 def machine_info() -> dict[str, Any]:
